@@ -1,0 +1,52 @@
+/* Server settings: one table row per setting (STYLE section 9).
+ *
+ * Sources, later ones winning: built-in defaults, the file named by
+ * --config (lines `key = value`, `#` comments), environment variables
+ * STOCKADE_<KEY> (upper case), then command-line flags --key value (with
+ * '-' for '_'). */
+#ifndef STK_CONFIG_H
+#define STK_CONFIG_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct config {
+    char *listen;         /* ADDR:PORT of the HTTP server */
+    char *db;             /* SQLite database path */
+    char *data_dir;       /* CA keys, agent state, artefacts */
+    char *log_level;      /* debug | info | warn | error */
+    char *assets_dir;     /* holds templates/, static/, web/ */
+    char *migrations_dir; /* empty: the migrations built into the binary */
+    char *public_url;     /* how browsers reach us; https:// marks cookies Secure */
+    long threads;         /* civetweb worker threads, one DB connection each */
+    long keep_alive_ms;   /* idle keep-alive before a worker is freed */
+    long request_timeout_ms;
+    long max_body;        /* bytes; larger request bodies get 413 */
+};
+
+/* Fills `cfg` with the defaults. Caller frees with config_release(). */
+enum stk_err config_init(struct config *cfg);
+
+/* Frees the strings held by `cfg`. Accepts a zeroed struct. */
+void config_release(struct config *cfg);
+
+/* Applies `key = value` lines from `path`. Unknown, duplicate or
+ * out-of-range settings fail with "path:line: reason" in `err`. */
+enum stk_err config_load_file(struct config *cfg, const char *path, struct stk_error *err);
+
+/* Applies STOCKADE_* variables from the environment for every setting. */
+enum stk_err config_load_env(struct config *cfg, struct stk_error *err);
+
+/* Sets one setting by key ("listen") or flag name ("--data-dir"); `origin`
+ * names the source in error messages. */
+enum stk_err config_set(struct config *cfg, const char *key, const char *value, const char *origin,
+                        struct stk_error *err);
+
+/* True if `name` (with or without leading "--", '-' or '_') is a setting. */
+int config_has(const char *name);
+
+/* Writes "  --flag VALUE  help (default ...)" lines for usage text. */
+void config_usage(void *file);
+
+#endif

@@ -1,0 +1,51 @@
+/* SQLite connections and their prepared-statement caches.
+ *
+ * One `struct db` per thread: every civetweb worker opens its own at thread
+ * start, the CLI opens one. Statements are prepared once per connection
+ * (SQLITE_PREPARE_PERSISTENT) and looked up by the address of their SQL
+ * text, which lives in the static array at the top of each store_*.c. */
+#ifndef STK_DB_H
+#define STK_DB_H
+
+#include <sqlite3.h>
+
+#include "err.h"
+
+struct db;
+
+/* Opens (creating if needed) the database at `path` with WAL, foreign keys,
+ * a busy timeout and synchronous=NORMAL. ":memory:" works for tests.
+ * Caller owns `*out`; free with db_free(). */
+enum stk_err db_open(const char *path, struct db **out, struct stk_error *err);
+
+/* Finalizes cached statements and closes the connection. Accepts NULL. */
+void db_free(struct db *db);
+
+/* The raw handle, for the store layer only. */
+sqlite3 *db_handle(struct db *db);
+
+/* Returns the cached statement for `sql` (which must have static storage
+ * duration), preparing it on first use. The statement is reset and its
+ * bindings cleared: the caller binds, steps, then calls db_done(). NULL on
+ * failure with the reason in `err`. */
+sqlite3_stmt *db_stmt(struct db *db, const char *sql, struct stk_error *err);
+
+/* Resets `st` and clears its bindings. Accepts NULL. */
+void db_done(sqlite3_stmt *st);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Rollback is safe to call when no
+ * transaction is open. */
+enum stk_err db_begin(struct db *db, struct stk_error *err);
+enum stk_err db_commit(struct db *db, struct stk_error *err);
+void db_rollback(struct db *db);
+
+/* Runs PRAGMA wal_checkpoint(TRUNCATE). */
+enum stk_err db_checkpoint(struct db *db, struct stk_error *err);
+
+/* Translates an SQLite result code (STYLE: once, at the boundary). */
+enum stk_err store_err_from_sqlite(int rc);
+
+/* Sets `err` from the connection's last error and returns the mapped code. */
+enum stk_err db_fail(struct db *db, int rc, const char *what, struct stk_error *err);
+
+#endif

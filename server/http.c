@@ -1,0 +1,275 @@
+#include "http.h"
+
+#include <civetweb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "log.h"
+
+/* No inline script or style anywhere: pages load modules from /web and
+ * stylesheets from /static. frame-ancestors stops click-jacking of the action buttons. */
+const char *const http_security_headers =
+    "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Cross-Origin-Opener-Policy: same-origin\r\n"
+    "Cross-Origin-Resource-Policy: same-origin\r\n"
+    "Permissions-Policy: camera=(), microphone=(), geolocation=()\r\n";
+
+int http_status_for(enum stk_err code)
+{
+    switch (code) {
+    case STK_OK:
+        return 200;
+    case STK_EINVAL:
+        return 400;
+    case STK_EAUTH:
+        return 401;
+    case STK_EFORBIDDEN:
+        return 403;
+    case STK_ENOTFOUND:
+        return 404;
+    case STK_ECONFLICT:
+        return 409;
+    case STK_ETOOBIG:
+        return 413;
+    case STK_EDB:
+    case STK_ENOMEM:
+    case STK_EIO:
+    case STK_ECRYPTO:
+    case STK_EINTERNAL:
+        return 500;
+    }
+    return 500;
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
+    }
+}
+
+/* A request with a body we did not read leaves bytes on the connection that
+ * civetweb would otherwise have to drain: close it instead. */
+static int must_close(struct http_req *r)
+{
+    if (r->body_consumed) {
+        return 0;
+    }
+    long long cl = r->ri->content_length;
+    const char *te = mg_get_header(r->conn, "Transfer-Encoding");
+    return cl > 0 || (te != NULL && strcasecmp(te, "identity") != 0);
+}
+
+int http_reply(struct http_req *r, int status, const char *ctype, const char *extra_headers,
+               const void *body, size_t len)
+{
+    int close = must_close(r);
+    if (close) {
+        mg_disable_connection_keep_alive(r->conn);
+    }
+    /* Status line, headers and body leave in one write: with TCP_NODELAY
+     * each separate write would be its own packet. */
+    struct buf out;
+    buf_init(&out, (size_t)-1 / 2);
+    enum stk_err rc = buf_printf(&out,
+                                 "HTTP/1.1 %d %s\r\n"
+                                 "%s"
+                                 "Content-Type: %s\r\n"
+                                 "Content-Length: %zu\r\n"
+                                 "Connection: %s\r\n"
+                                 "%s\r\n",
+                                 status, reason_phrase(status), http_security_headers,
+                                 ctype ? ctype : "application/octet-stream", len,
+                                 close ? "close" : "keep-alive", extra_headers ? extra_headers : "");
+    if (rc == STK_OK && !r->is_head && len > 0) {
+        rc = buf_append(&out, body, len);
+    }
+    if (rc == STK_OK) {
+        if (mg_write(r->conn, out.data, out.len) > 0) {
+            r->bytes_out += out.len;
+        }
+    }
+    buf_release(&out);
+    r->status = status;
+    return status;
+}
+
+int http_reply_json(struct http_req *r, int status, json_t *body)
+{
+    char *text = NULL;
+    if (body != NULL) {
+        text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+    } else {
+        text = strdup("{}");
+    }
+    if (text == NULL) {
+        log_event(STK_LOG_ERROR, "json_encode_failed", "path=%s", r->route ? "route" : "-");
+        static const char oom[] = "{\"error\":{\"code\":\"internal_error\",\"message\":"
+                                  "\"could not encode the response\"}}";
+        return http_reply(r, 500, "application/json; charset=utf-8", "Cache-Control: no-store\r\n",
+                          oom, sizeof(oom) - 1);
+    }
+    int st = http_reply(r, status, "application/json; charset=utf-8",
+                        "Cache-Control: no-store\r\n", text, strlen(text));
+    free(text);
+    return st;
+}
+
+int http_reply_error_status(struct http_req *r, int status, const char *code,
+                            const char *message)
+{
+    json_t *env = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+    return http_reply_json(r, status, env);
+}
+
+int http_reply_error(struct http_req *r, enum stk_err code, const char *message)
+{
+    return http_reply_error_status(r, http_status_for(code), stk_err_name(code), message);
+}
+
+int http_reply_html(struct http_req *r, int status, const char *html, size_t len)
+{
+    return http_reply(r, status, "text/html; charset=utf-8", "Cache-Control: no-store\r\n", html,
+                      len);
+}
+
+enum stk_err http_read_body(struct http_req *r, char **out, size_t *len, struct stk_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    size_t max = (size_t)r->app->cfg.max_body;
+    long long cl = r->ri->content_length;
+    if (cl > 0 && (unsigned long long)cl > max) {
+        return stk_error_set(err, STK_ETOOBIG, "request body is %lld bytes; the limit is %zu", cl,
+                             max);
+    }
+    struct buf b;
+    buf_init(&b, max);
+    enum stk_err rc = STK_OK;
+    char chunk[16384];
+    for (;;) {
+        int n = mg_read(r->conn, chunk, sizeof(chunk));
+        if (n < 0) {
+            rc = stk_error_set(err, STK_EINVAL, "could not read the request body");
+            goto out;
+        }
+        if (n == 0) {
+            break;
+        }
+        rc = buf_append(&b, chunk, (size_t)n);
+        if (rc == STK_ETOOBIG) {
+            rc = stk_error_set(err, STK_ETOOBIG, "request body is larger than the limit of %zu "
+                                                 "bytes", max);
+            goto out;
+        }
+        if (rc != STK_OK) {
+            rc = stk_error_set(err, rc, "out of memory reading the request body");
+            goto out;
+        }
+    }
+    r->body_consumed = 1;
+    *len = b.len;
+    *out = buf_take(&b);
+    if (*out == NULL) {
+        *len = 0;
+        rc = stk_error_set(err, STK_ENOMEM, "out of memory");
+    }
+out:
+    buf_release(&b);
+    return rc;
+}
+
+int http_read_json(struct http_req *r, json_t **out)
+{
+    *out = NULL;
+    struct stk_error err;
+    stk_error_clear(&err);
+    char *body = NULL;
+    size_t len = 0;
+    enum stk_err rc = http_read_body(r, &body, &len, &err);
+    if (rc != STK_OK) {
+        return -http_reply_error(r, rc, err.msg);
+    }
+    json_error_t jerr;
+    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(body);
+    if (v == NULL) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s", jerr.line,
+                 jerr.column, jerr.text);
+        return -http_reply_error_status(r, 400, "malformed_json", msg);
+    }
+    *out = v;
+    return 0;
+}
+
+int http_query(const struct http_req *r, const char *name, char *out, size_t n)
+{
+    const char *qs = r->ri->query_string;
+    if (qs == NULL || n == 0) {
+        return 0;
+    }
+    int got = mg_get_var(qs, strlen(qs), name, out, n);
+    if (got == -1) {
+        return 0;
+    }
+    if (got < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+const char *http_header(const struct http_req *r, const char *name)
+{
+    return mg_get_header(r->conn, name);
+}

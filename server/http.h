@@ -1,0 +1,101 @@
+/* Request context and the one place where responses are written: status
+ * line, security headers, JSON error envelope, body limits, access log. */
+#ifndef STK_HTTP_H
+#define STK_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "err.h"
+
+struct app;
+struct db;
+struct mg_connection;
+struct mg_request_info;
+struct route;
+
+#define HTTP_MAX_PARAMS 4
+#define HTTP_PARAM_MAX 256
+
+/* What a route may be reached by. Enforced by http_routes.c before the
+ * handler runs; every route must declare one. */
+enum perm {
+    PERM_PUBLIC = 0,      /* anyone, signed in or not */
+    PERM_SIGNED_IN,       /* any signed-in principal */
+    PERM_ALERTS_READ,
+    PERM_ALERTS_MANAGE,
+    PERM_RESPONSE_READ,
+    PERM_RESPONSE_MANAGE, /* SPEC 5: also requires Alerts: Manage */
+    PERM_ADMIN,
+};
+
+/* One request in flight. Lives on the worker's stack for the request. */
+struct http_req {
+    struct app *app;
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    struct db *db; /* this worker's connection; NULL if it could not open */
+    const struct route *route;
+    const char *method; /* "HEAD" requests run GET handlers with no body sent */
+    const char *path;   /* decoded path, no query */
+    int is_head;
+    int is_api;         /* /api/... and /healthz answer JSON errors */
+    char params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX];
+    int nparams;
+    int body_consumed;  /* set once the body was read (or there was none) */
+    /* Filled by the reply functions for the access log. */
+    int status;
+    size_t bytes_out;
+    struct timespec started;
+};
+
+/* Maps an error code to its HTTP status (the only place that does). */
+int http_status_for(enum stk_err code);
+
+/* Writes a complete response: status, the security headers, `ctype`,
+ * Content-Length, then `extra_headers` (zero or more "Name: value\r\n"
+ * lines, may be NULL), then `body` unless the request is HEAD.
+ * Returns the status, to be returned by the handler. */
+int http_reply(struct http_req *r, int status, const char *ctype, const char *extra_headers,
+               const void *body, size_t len);
+
+/* Serialises `body` (reference taken over, may be NULL for "{}") and sends it
+ * as application/json; charset=utf-8. */
+int http_reply_json(struct http_req *r, int status, json_t *body);
+
+/* Sends the error envelope {"error":{"code","message"}} with the status
+ * http_status_for(code). `message` is shown to the client: keep details
+ * for the log. */
+int http_reply_error(struct http_req *r, enum stk_err code, const char *message);
+
+/* Same with an explicit status and code string (404 "not_found", 405 ...). */
+int http_reply_error_status(struct http_req *r, int status, const char *code,
+                            const char *message);
+
+/* Sends an HTML page. */
+int http_reply_html(struct http_req *r, int status, const char *html, size_t len);
+
+/* Reads the whole request body, at most cfg.max_body bytes (STK_ETOOBIG past
+ * that). Caller owns `*out` (NUL-terminated, free()). */
+enum stk_err http_read_body(struct http_req *r, char **out, size_t *len, struct stk_error *err);
+
+/* Reads the body as one JSON value (JSON_REJECT_DUPLICATES, bounded depth).
+ * On failure replies 400/413 itself and returns the status as a negative
+ * number; on success returns 0 and the caller owns `*out`. Typical use:
+ *     json_t *in; int st = http_read_json(r, &in); if (st < 0) return -st; */
+int http_read_json(struct http_req *r, json_t **out);
+
+/* Query-string parameter `name`, decoded, into `out`. 1 if present, 0 if
+ * absent, -1 if too long or malformed. */
+int http_query(const struct http_req *r, const char *name, char *out, size_t n);
+
+/* A request header, or NULL. */
+const char *http_header(const struct http_req *r, const char *name);
+
+/* The security headers every response carries (also used for civetweb's
+ * own error pages). */
+extern const char *const http_security_headers;
+
+#endif

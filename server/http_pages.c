@@ -1,0 +1,96 @@
+/* HTML pages: the application shell rendered from templates/. */
+#include <civetweb.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "app.h"
+#include "http.h"
+#include "http_handlers.h"
+#include "log.h"
+#include "tmpl.h"
+#include "version.h"
+
+#define MAX_PAGE_BYTES (4 * 1024 * 1024)
+
+static const struct {
+    const char *path;
+    const char *label;
+    const char *icon;
+    const char *page; /* template pages/<page>.html */
+} nav[] = {
+    {"/incidents", "Incidents", "incidents", "incidents"},
+    {"/action-center", "Action center", "actions", "action-center"},
+    {"/hunting", "Hunting", "hunting", "hunting"},
+    {"/attack-paths", "Attack paths", "paths", "attack-paths"},
+    {"/settings", "Settings", "settings", "settings"},
+};
+
+/* The context every page shares: title, version, navigation with the
+ * current entry marked. Caller owns the result. */
+static json_t *page_context(const char *current_path, const char *title)
+{
+    json_t *items = json_array();
+    json_t *ctx = json_object();
+    if (items == NULL || ctx == NULL) {
+        json_decref(items);
+        json_decref(ctx);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(nav) / sizeof(nav[0]); i++) {
+        json_t *it = json_pack("{s:s, s:s, s:s, s:b}", "href", nav[i].path, "label", nav[i].label,
+                               "icon", nav[i].icon, "current",
+                               strcmp(nav[i].path, current_path) == 0);
+        if (it == NULL || json_array_append_new(items, it) != 0) {
+            json_decref(items);
+            json_decref(ctx);
+            return NULL;
+        }
+    }
+    if (json_object_set_new(ctx, "nav", items) != 0 ||
+        json_object_set_new(ctx, "title", json_string(title)) != 0 ||
+        json_object_set_new(ctx, "version", json_string(STK_VERSION)) != 0) {
+        json_decref(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* Renders template `name` with `ctx` (reference taken over) and sends it. */
+static int render_page(struct http_req *r, int status, const char *name, json_t *ctx)
+{
+    if (ctx == NULL) {
+        return http_reply_error(r, STK_ENOMEM, "out of memory");
+    }
+    struct buf out;
+    buf_init(&out, MAX_PAGE_BYTES);
+    struct stk_error err;
+    stk_error_clear(&err);
+    enum stk_err rc = tmpl_render(r->app->templates, name, ctx, &out, &err);
+    json_decref(ctx);
+    int st;
+    if (rc != STK_OK) {
+        log_event(STK_LOG_ERROR, "template_failed", "template=%s error=\"%s\"", name, err.msg);
+        st = http_reply_error(r, STK_EINTERNAL, "the page could not be rendered");
+    } else {
+        st = http_reply_html(r, status, out.data ? out.data : "", out.len);
+    }
+    buf_release(&out);
+    return st;
+}
+
+int http_pages_root(struct http_req *r)
+{
+    return http_reply(r, 302, "text/plain; charset=utf-8", "Location: /incidents\r\n", NULL, 0);
+}
+
+int http_pages_shell(struct http_req *r)
+{
+    for (size_t i = 0; i < sizeof(nav) / sizeof(nav[0]); i++) {
+        if (strcmp(r->path, nav[i].path) == 0) {
+            char name[64];
+            snprintf(name, sizeof(name), "pages/%s", nav[i].page);
+            return render_page(r, 200, name, page_context(nav[i].path, nav[i].label));
+        }
+    }
+    return http_reply_error_status(r, 404, "not_found", "no such page");
+}

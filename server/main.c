@@ -1,0 +1,362 @@
+/* stockade: argument parsing, configuration, and starting the server.
+ * The only file of the server that may call exit(). */
+#include <civetweb.h>
+#include <errno.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "http_routes.h"
+#include "http_static.h"
+#include "log.h"
+#include "migrate.h"
+#include "tmpl.h"
+#include "version.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: stockade COMMAND [options]\n"
+               "\n"
+               "commands:\n"
+               "  serve      run the HTTP server (migrates the database first)\n"
+               "  migrate    apply pending database migrations and exit\n"
+               "  version    print the version\n"
+               "  help       print this text\n"
+               "\n"
+               "options (also STOCKADE_<NAME> environment variables, or --config FILE\n"
+               "with 'name = value' lines; flags win over the environment, which wins\n"
+               "over the file):\n"
+               "  --config FILE             read settings from FILE\n");
+    config_usage(f);
+}
+
+/* Reads --config, then the environment, then every --flag of `argv`.
+ * Flags this command does not know stop with a message. */
+static int load_config(struct config *cfg, int argc, char **argv)
+{
+    struct stk_error err;
+    stk_error_clear(&err);
+    if (config_init(cfg) != STK_OK) {
+        fprintf(stderr, "stockade: out of memory\n");
+        return -1;
+    }
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "stockade: --config needs a file\n");
+                return -1;
+            }
+            if (config_load_file(cfg, argv[i + 1], &err) != STK_OK) {
+                fprintf(stderr, "stockade: %s\n", err.msg);
+                return -1;
+            }
+        }
+    }
+    if (config_load_env(cfg, &err) != STK_OK) {
+        fprintf(stderr, "stockade: %s\n", err.msg);
+        return -1;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "stockade: unexpected argument '%s' (see 'stockade help')\n", arg);
+            return -1;
+        }
+        char name[64];
+        const char *value = NULL;
+        const char *eq = strchr(arg, '=');
+        if (eq != NULL) {
+            snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+            value = eq + 1;
+        } else {
+            snprintf(name, sizeof(name), "%s", arg);
+            if (i + 1 >= argc) {
+                fprintf(stderr, "stockade: %s needs a value\n", arg);
+                return -1;
+            }
+            value = argv[++i];
+        }
+        if (!config_has(name)) {
+            fprintf(stderr, "stockade: unknown option '%s' (see 'stockade help')\n", name);
+            return -1;
+        }
+        if (config_set(cfg, name, value, name, &err) != STK_OK) {
+            fprintf(stderr, "stockade: %s\n", err.msg);
+            return -1;
+        }
+    }
+    enum stk_log_level lvl = STK_LOG_INFO;
+    log_level_parse(cfg->log_level, &lvl);
+    log_set_level(lvl);
+    return 0;
+}
+
+/* mkdir -p with `mode` for each created component. */
+static int make_dirs(const char *path, mode_t mode)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
+        return -1;
+    }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens the database (creating its directory) and brings the schema up to
+ * date, or explains why it refuses to. */
+static int open_and_migrate(struct app *app, struct db **out, struct migration_set *loaded)
+{
+    struct stk_error err;
+    stk_error_clear(&err);
+    *out = NULL;
+    if (strcmp(app->cfg.db, ":memory:") != 0) {
+        char copy[4096];
+        snprintf(copy, sizeof(copy), "%s", app->cfg.db);
+        const char *dir = dirname(copy);
+        if (make_dirs(dir, 0700) != 0) {
+            fprintf(stderr, "stockade: cannot create %s: %s\n", dir, strerror(errno));
+            return -1;
+        }
+    }
+    app->migrations = migrate_builtin();
+    if (app->cfg.migrations_dir[0] != '\0') {
+        if (migrate_load_dir(app->cfg.migrations_dir, loaded, &err) != STK_OK) {
+            fprintf(stderr, "stockade: %s\n", err.msg);
+            return -1;
+        }
+        app->migrations = loaded;
+    }
+    struct db *db = NULL;
+    if (db_open(app->cfg.db, &db, &err) != STK_OK) {
+        fprintf(stderr, "stockade: %s\n", err.msg);
+        return -1;
+    }
+    int applied = 0;
+    if (migrate_apply(db, app->migrations, &applied, &app->schema_version, &err) != STK_OK) {
+        fprintf(stderr, "stockade: refusing to use %s: %s\n", app->cfg.db, err.msg);
+        db_free(db);
+        return -1;
+    }
+    *out = db;
+    return applied;
+}
+
+static void *thread_start(const struct mg_context *ctx, int thread_type)
+{
+    /* 1 is a request worker: each gets its own database connection. */
+    if (thread_type != 1) {
+        return NULL;
+    }
+    struct app *app = mg_get_user_data(ctx);
+    struct db *db = NULL;
+    struct stk_error err;
+    stk_error_clear(&err);
+    if (db_open(app->cfg.db, &db, &err) != STK_OK) {
+        log_event(STK_LOG_ERROR, "worker_db_open_failed", "error=\"%s\"", err.msg);
+        return NULL;
+    }
+    return db;
+}
+
+static void thread_stop(const struct mg_context *ctx, int thread_type, void *ptr)
+{
+    (void)ctx;
+    if (thread_type == 1) {
+        db_free(ptr);
+    }
+}
+
+static int civetweb_log(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    char clean[512];
+    log_event(STK_LOG_WARN, "civetweb", "message=\"%s\"", log_clean(message, clean, sizeof(clean)));
+    return 1;
+}
+
+static int cmd_serve(struct app *app)
+{
+    int rc = 1;
+    struct db *db = NULL;
+    struct migration_set loaded = {0};
+    struct stk_error err;
+    stk_error_clear(&err);
+
+    if (make_dirs(app->cfg.data_dir, 0700) != 0) {
+        fprintf(stderr, "stockade: cannot create data dir %s: %s\n", app->cfg.data_dir,
+                strerror(errno));
+        goto out;
+    }
+    if (open_and_migrate(app, &db, &loaded) < 0) {
+        goto out;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/templates", app->cfg.assets_dir);
+    if (tmpl_set_load(dir, &app->templates, &err) != STK_OK) {
+        fprintf(stderr, "stockade: templates: %s\n", err.msg);
+        goto out;
+    }
+    if (http_static_new(app->cfg.assets_dir, &app->statics, &err) != STK_OK) {
+        fprintf(stderr, "stockade: static files: %s\n", err.msg);
+        goto out;
+    }
+
+    /* Block the stop signals before civetweb makes its threads, so they
+     * inherit the mask and only sigwait() below sees the signal. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char threads[16], keep_alive[16], req_timeout[16];
+    snprintf(threads, sizeof(threads), "%ld", app->cfg.threads);
+    snprintf(keep_alive, sizeof(keep_alive), "%ld", app->cfg.keep_alive_ms);
+    snprintf(req_timeout, sizeof(req_timeout), "%ld", app->cfg.request_timeout_ms);
+    const char *options[] = {
+        "listening_ports", app->cfg.listen,
+        "num_threads", threads,
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", keep_alive,
+        "request_timeout_ms", req_timeout,
+        /* Without it every response waits 40 ms for Nagle (MEASURED.md). */
+        "tcp_nodelay", "1",
+        "enable_directory_listing", "no",
+        "decode_url", "yes",
+        NULL,
+    };
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.init_thread = thread_start;
+    cb.exit_thread = thread_stop;
+    cb.http_error = http_routes_civetweb_error;
+    cb.log_message = civetweb_log;
+    app->http = mg_start(&cb, app, options);
+    if (app->http == NULL) {
+        fprintf(stderr, "stockade: cannot listen on %s (address in use or not available)\n",
+                app->cfg.listen);
+        goto out;
+    }
+    mg_set_request_handler(app->http, "/", http_routes_dispatch, app);
+
+    struct mg_server_port ports[4];
+    memset(ports, 0, sizeof(ports));
+    int nports = mg_get_server_ports(app->http, 4, ports);
+    char host[96];
+    snprintf(host, sizeof(host), "%s", app->cfg.listen);
+    char *colon = strrchr(host, ':');
+    if (colon != NULL) {
+        *colon = '\0';
+    }
+    snprintf(app->listen_url, sizeof(app->listen_url), "http://%s:%d", host,
+             nports > 0 ? ports[0].port : 0);
+    log_event(STK_LOG_INFO, "listening", "url=%s threads=%ld db=%s schema_version=%d",
+              app->listen_url, app->cfg.threads, app->cfg.db, app->schema_version);
+    printf("stockade listening on %s\n", app->listen_url);
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_event(STK_LOG_INFO, "shutdown", "signal=%d", sig);
+    /* mg_stop() lets workers finish the requests they are serving. */
+    mg_stop(app->http);
+    app->http = NULL;
+    if (db_checkpoint(db, &err) != STK_OK) {
+        log_event(STK_LOG_WARN, "checkpoint_failed", "error=\"%s\"", err.msg);
+    }
+    log_event(STK_LOG_INFO, "stopped", "db=%s", app->cfg.db);
+    rc = 0;
+out:
+    tmpl_set_free(app->templates);
+    app->templates = NULL;
+    http_static_free(app->statics);
+    app->statics = NULL;
+    db_free(db);
+    migrate_set_release(&loaded);
+    return rc;
+}
+
+static int cmd_migrate(struct app *app)
+{
+    struct db *db = NULL;
+    struct migration_set loaded = {0};
+    int applied = open_and_migrate(app, &db, &loaded);
+    if (applied < 0) {
+        return 1;
+    }
+    struct stk_error err;
+    stk_error_clear(&err);
+    db_checkpoint(db, &err);
+    printf("schema version %d (%d migration%s applied)\n", app->schema_version, applied,
+           applied == 1 ? "" : "s");
+    db_free(db);
+    migrate_set_release(&loaded);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("stockade %s\n", STK_VERSION);
+        return 0;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "stockade: libsodium failed to initialise\n");
+        return 1;
+    }
+    struct app app;
+    memset(&app, 0, sizeof(app));
+    app.started_at = time(NULL);
+    int rc = 2;
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+        fprintf(stderr, "stockade: unknown command '%s' (see 'stockade help')\n", cmd);
+        return 2;
+    }
+    if (load_config(&app.cfg, argc - 2, argv + 2) != 0) {
+        config_release(&app.cfg);
+        return 2;
+    }
+    mg_init_library(0);
+    if (strcmp(cmd, "serve") == 0) {
+        rc = cmd_serve(&app);
+    } else {
+        rc = cmd_migrate(&app);
+    }
+    mg_exit_library();
+    config_release(&app.cfg);
+    return rc;
+}

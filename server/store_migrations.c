@@ -1,0 +1,145 @@
+#include "store_migrations.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum {
+    SQL_CREATE,
+    SQL_LIST,
+    SQL_INSERT,
+    SQL_VERSION,
+    SQL_COUNT_,
+};
+
+static const char *const sql[SQL_COUNT_] = {
+    [SQL_CREATE] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                   " version INTEGER PRIMARY KEY NOT NULL,"
+                   " name TEXT NOT NULL,"
+                   " checksum TEXT NOT NULL,"
+                   " applied_at INTEGER NOT NULL) STRICT",
+    [SQL_LIST] = "SELECT version, name, checksum FROM schema_migrations ORDER BY version",
+    [SQL_INSERT] = "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
+                   " VALUES (?, ?, ?, ?)",
+    [SQL_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
+};
+
+enum stk_err store_migrations_ensure(struct db *db, struct stk_error *err)
+{
+    /* Not cached: the statement is run once and its table may not exist
+     * when other statements are prepared. */
+    char *msg = NULL;
+    int rc = sqlite3_exec(db_handle(db), sql[SQL_CREATE], NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        enum stk_err e = stk_error_set(err, store_err_from_sqlite(rc),
+                                       "creating schema_migrations: %s", msg ? msg : "");
+        sqlite3_free(msg);
+        return e;
+    }
+    return STK_OK;
+}
+
+static void row_to_applied(sqlite3_stmt *st, struct applied_migration *m)
+{
+    m->version = sqlite3_column_int(st, 0);
+    const char *name = (const char *)sqlite3_column_text(st, 1);
+    const char *sum = (const char *)sqlite3_column_text(st, 2);
+    snprintf(m->name, sizeof(m->name), "%s", name ? name : "");
+    snprintf(m->checksum, sizeof(m->checksum), "%s", sum ? sum : "");
+}
+
+enum stk_err store_migrations_list(struct db *db, struct applied_migration **out, size_t *count,
+                                   struct stk_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    enum stk_err rc = STK_OK;
+    struct applied_migration *items = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st = db_stmt(db, sql[SQL_LIST], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct applied_migration *grown = realloc(items, cap * sizeof(*items));
+            if (grown == NULL) {
+                rc = stk_error_set(err, STK_ENOMEM, "out of memory");
+                goto out;
+            }
+            items = grown;
+        }
+        row_to_applied(st, &items[n++]);
+    }
+    if (src != SQLITE_DONE) {
+        rc = db_fail(db, src, "reading schema_migrations", err);
+    }
+out:
+    db_done(st);
+    if (rc != STK_OK) {
+        free(items);
+        return rc;
+    }
+    *out = items;
+    *count = n;
+    return STK_OK;
+}
+
+enum stk_err store_migrations_run(struct db *db, int version, const char *name, const char *text,
+                                  const char *checksum, struct stk_error *err)
+{
+    enum stk_err rc = db_begin(db, err);
+    if (rc != STK_OK) {
+        return rc;
+    }
+    char *msg = NULL;
+    int src = sqlite3_exec(db_handle(db), text, NULL, NULL, &msg);
+    if (src != SQLITE_OK) {
+        rc = stk_error_set(err, store_err_from_sqlite(src), "migration %s failed: %s", name,
+                           msg ? msg : sqlite3_errstr(src));
+        sqlite3_free(msg);
+        goto out;
+    }
+    sqlite3_stmt *st = db_stmt(db, sql[SQL_INSERT], err);
+    if (st == NULL) {
+        rc = err ? err->code : STK_EDB;
+        goto out;
+    }
+    sqlite3_bind_int(st, 1, version);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, checksum, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+    src = sqlite3_step(st);
+    db_done(st);
+    if (src != SQLITE_DONE) {
+        rc = db_fail(db, src, "recording migration", err);
+        goto out;
+    }
+    rc = db_commit(db, err);
+out:
+    if (rc != STK_OK) {
+        db_rollback(db);
+    }
+    return rc;
+}
+
+enum stk_err store_migrations_version(struct db *db, int *version, struct stk_error *err)
+{
+    *version = 0;
+    sqlite3_stmt *st = db_stmt(db, sql[SQL_VERSION], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    int src = sqlite3_step(st);
+    enum stk_err rc = STK_OK;
+    if (src == SQLITE_ROW) {
+        *version = sqlite3_column_int(st, 0);
+    } else {
+        rc = db_fail(db, src, "reading schema version", err);
+    }
+    db_done(st);
+    return rc;
+}
