@@ -31,7 +31,8 @@ void buf_reset(struct buf *b)
 
 static enum stk_err reserve(struct buf *b, size_t extra)
 {
-    if (extra > b->max || b->len > b->max - extra) {
+    /* The second test keeps len + extra + 1 from wrapping when max is SIZE_MAX. */
+    if (extra > b->max || b->len > b->max - extra || b->len + extra == (size_t)-1) {
         return STK_ETOOBIG;
     }
     size_t need = b->len + extra + 1;

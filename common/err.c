@@ -41,6 +41,8 @@ const char *stk_err_name(enum stk_err code)
         return "forbidden";
     case STK_ETOOBIG:
         return "too_large";
+    case STK_ELIMIT:
+        return "too_many_requests";
     case STK_EDB:
         return "database_error";
     case STK_ENOMEM:

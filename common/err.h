@@ -12,6 +12,7 @@ enum stk_err {
     STK_EAUTH,
     STK_EFORBIDDEN,
     STK_ETOOBIG,
+    STK_ELIMIT, /* throttled: try again later */
     STK_EDB,
     STK_ENOMEM,
     STK_EIO,

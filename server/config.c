@@ -76,6 +76,10 @@ static const struct setting settings[] = {
      "idle keep-alive time before a connection's worker is freed"},
     {"request_timeout_ms", SET_LONG, 100, 3600000, "30000", OFF(request_timeout_ms), NULL,
      "time allowed to receive one request"},
+    {"session_idle_s", SET_LONG, 60, 7 * 86400, "3600", OFF(session_idle_s), NULL,
+     "seconds of inactivity after which a browser session ends"},
+    {"session_max_s", SET_LONG, 300, 30 * 86400, "43200", OFF(session_max_s), NULL,
+     "seconds after sign-in at which every browser session ends"},
     {"max_body", SET_SIZE, 1024, 1L << 30, "8M", OFF(max_body), NULL,
      "largest request body accepted (bytes, or with K/M/G)"},
 };

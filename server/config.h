@@ -23,6 +23,8 @@ struct config {
     long keep_alive_ms;   /* idle keep-alive before a worker is freed */
     long request_timeout_ms;
     long max_body;        /* bytes; larger request bodies get 413 */
+    long session_idle_s;  /* a browser session unused this long ends */
+    long session_max_s;   /* every browser session ends this long after sign-in */
 };
 
 /* Fills `cfg` with the defaults. Caller frees with config_release(). */

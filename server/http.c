@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <ctype.h>
+#include <errno.h>
+#include <time.h>
 
 #include "app.h"
 #include "log.h"
@@ -39,6 +42,8 @@ int http_status_for(enum stk_err code)
         return 409;
     case STK_ETOOBIG:
         return 413;
+    case STK_ELIMIT:
+        return 429;
     case STK_EDB:
     case STK_ENOMEM:
     case STK_EIO:
@@ -272,4 +277,114 @@ int http_query(const struct http_req *r, const char *name, char *out, size_t n)
 const char *http_header(const struct http_req *r, const char *name)
 {
     return mg_get_header(r->conn, name);
+}
+
+json_t *http_json_time_ms(long long ms)
+{
+    if (ms <= 0) {
+        return json_null();
+    }
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL) {
+        return json_null();
+    }
+    char buf[40];
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+    return json_string(buf);
+}
+
+json_t *http_json_time(long long secs)
+{
+    if (secs <= 0) {
+        return json_null();
+    }
+    return http_json_time_ms(secs * 1000);
+}
+
+long long http_parse_time_ms(const char *s)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > 40) {
+        return -1;
+    }
+    int digits = 1;
+    for (const char *p = s; *p; p++) {
+        digits = digits && isdigit((unsigned char)*p);
+    }
+    if (digits) {
+        errno = 0;
+        long long v = strtoll(s, NULL, 10);
+        return errno == 0 ? v : -1;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == NULL) {
+        return -1;
+    }
+    long long ms = 0;
+    if (*end == '.') {
+        long long scale = 100;
+        for (end++; isdigit((unsigned char)*end); end++) {
+            ms += (*end - '0') * scale;
+            scale /= 10;
+        }
+    }
+    long long offset = 0;
+    if (*end == 'Z' || *end == 'z') {
+        end++;
+    } else if ((*end == '+' || *end == '-') && isdigit((unsigned char)end[1]) &&
+               isdigit((unsigned char)end[2]) && end[3] == ':' && isdigit((unsigned char)end[4]) &&
+               isdigit((unsigned char)end[5])) {
+        int sign = *end == '-' ? -1 : 1;
+        offset = sign * (((end[1] - '0') * 10 + (end[2] - '0')) * 3600 +
+                         ((end[4] - '0') * 10 + (end[5] - '0')) * 60);
+        end += 6;
+    } else {
+        return -1;
+    }
+    if (*end != '\0') {
+        return -1;
+    }
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1) {
+        return -1;
+    }
+    return ((long long)t - offset) * 1000 + ms;
+}
+
+long long http_parse_id(const char *s)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > 18) {
+        return -1;
+    }
+    long long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (!isdigit((unsigned char)*p)) {
+            return -1;
+        }
+        v = v * 10 + (*p - '0');
+    }
+    return v > 0 ? v : -1;
+}
+
+int http_json_keys_ok(const json_t *obj, const char *const *keys, size_t n)
+{
+    if (!json_is_object(obj)) {
+        return 0;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        int known = 0;
+        for (size_t i = 0; i < n && !known; i++) {
+            known = strcmp(k, keys[i]) == 0;
+        }
+        if (!known) {
+            return 0;
+        }
+    }
+    return 1;
 }

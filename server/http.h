@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "identity.h"
 
 struct app;
 struct db;
@@ -18,18 +19,6 @@ struct route;
 
 #define HTTP_MAX_PARAMS 4
 #define HTTP_PARAM_MAX 256
-
-/* What a route may be reached by. Enforced by http_routes.c before the
- * handler runs; every route must declare one. */
-enum perm {
-    PERM_PUBLIC = 0,      /* anyone, signed in or not */
-    PERM_SIGNED_IN,       /* any signed-in principal */
-    PERM_ALERTS_READ,
-    PERM_ALERTS_MANAGE,
-    PERM_RESPONSE_READ,
-    PERM_RESPONSE_MANAGE, /* SPEC 5: also requires Alerts: Manage */
-    PERM_ADMIN,
-};
 
 /* One request in flight. Lives on the worker's stack for the request. */
 struct http_req {
@@ -45,6 +34,8 @@ struct http_req {
     char params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX];
     int nparams;
     int body_consumed;  /* set once the body was read (or there was none) */
+    struct principal who; /* kind PRINCIPAL_NONE until authenticated */
+    int identified;       /* http_identify() ran */
     /* Filled by the reply functions for the access log. */
     int status;
     size_t bytes_out;
@@ -93,6 +84,35 @@ int http_query(const struct http_req *r, const char *name, char *out, size_t n);
 
 /* A request header, or NULL. */
 const char *http_header(const struct http_req *r, const char *name);
+
+/* Identifies the caller from "Authorization: Bearer" or the session cookie
+ * into r->who (left PRINCIPAL_NONE when neither is given). Returns 0, or
+ * the status of the 401 it already sent for a malformed or refused
+ * credential. Idempotent. */
+int http_identify(struct http_req *r);
+
+/* The policy for browser sessions from the configuration. */
+struct auth_policy;
+void http_auth_policy(const struct http_req *r, struct auth_policy *out);
+
+/* RFC 3339 UTC text for `secs` since the epoch (json null for 0), and the
+ * same for milliseconds. Caller owns the result. */
+json_t *http_json_time(long long secs);
+json_t *http_json_time_ms(long long ms);
+
+/* Parses an RFC 3339 time ("2026-11-22T10:00:00Z", fraction and offset
+ * allowed) or integer milliseconds into milliseconds. -1 if malformed. */
+long long http_parse_time_ms(const char *s);
+
+/* Parses a positive decimal id. -1 if not one. */
+long long http_parse_id(const char *s);
+
+/* True when `obj` is an object whose keys are all in `keys` (strict
+ * request bodies: an unknown key is an error). */
+int http_json_keys_ok(const json_t *obj, const char *const *keys, size_t n);
+
+/* The client's address as text. */
+const char *http_remote(const struct http_req *r);
 
 /* The security headers every response carries (also used for civetweb's
  * own error pages). */

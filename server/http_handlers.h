@@ -2,6 +2,8 @@
 #ifndef STK_HTTP_HANDLERS_H
 #define STK_HTTP_HANDLERS_H
 
+#include <jansson.h>
+
 #include "http.h"
 
 /* http_system.c */
@@ -14,5 +16,31 @@ int http_static_serve(struct http_req *r);
 /* http_pages.c */
 int http_pages_root(struct http_req *r);
 int http_pages_shell(struct http_req *r);
+
+/* http_auth.c */
+int http_auth_login(struct http_req *r);
+int http_auth_logout(struct http_req *r);
+int http_auth_me(struct http_req *r);
+int http_auth_password(struct http_req *r);
+/* {"id","username","role","kind","permissions"} of `who`; caller owns it. */
+json_t *http_user_json(const struct principal *who);
+
+/* http_admin.c: users, roles, API tokens, audit log (Administration) */
+int http_admin_users_list(struct http_req *r);
+int http_admin_users_create(struct http_req *r);
+int http_admin_users_update(struct http_req *r);
+int http_admin_roles_list(struct http_req *r);
+int http_admin_roles_create(struct http_req *r);
+int http_admin_tokens_list(struct http_req *r);
+int http_admin_tokens_create(struct http_req *r);
+int http_admin_tokens_revoke(struct http_req *r);
+int http_admin_audit_list(struct http_req *r);
+
+/* http_pages.c */
+int http_pages_login(struct http_req *r);
+int http_pages_settings(struct http_req *r);
+int http_pages_audit(struct http_req *r);
+/* Renders the HTML page for an error status (403 "Requires ...", 404). */
+int http_pages_error(struct http_req *r, int status, const char *title, const char *message);
 
 #endif

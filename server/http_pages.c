@@ -7,6 +7,7 @@
 #include "http.h"
 #include "http_handlers.h"
 #include "log.h"
+#include "svc_auth.h"
 #include "tmpl.h"
 #include "version.h"
 
@@ -26,8 +27,9 @@ static const struct {
 };
 
 /* The context every page shares: title, version, navigation with the
- * current entry marked. Caller owns the result. */
-static json_t *page_context(const char *current_path, const char *title)
+ * current entry marked, and the signed-in user with what they may do (the
+ * browser greys out what the server would refuse). Caller owns the result. */
+static json_t *page_context(const struct http_req *r, const char *current_path, const char *title)
 {
     json_t *items = json_array();
     json_t *ctx = json_object();
@@ -51,6 +53,32 @@ static json_t *page_context(const char *current_path, const char *title)
         json_object_set_new(ctx, "version", json_string(STK_VERSION)) != 0) {
         json_decref(ctx);
         return NULL;
+    }
+    if (r->who.kind == PRINCIPAL_USER) {
+        unsigned p = r->who.perms;
+        json_t *user = json_pack(
+            "{s:s, s:s, s:s, s:o, s:{s:b, s:b, s:b, s:b, s:b}}", "name", r->who.name, "role",
+            r->who.role, "csrf_token", r->who.csrf_token, "permissions",
+            svc_auth_perms_to_json(p), "can", "alerts_read", (p & PERMBIT_ALERTS_READ) != 0,
+            "alerts_manage", (p & PERMBIT_ALERTS_MANAGE) != 0, "response_read",
+            (p & PERMBIT_RESPONSE_READ) != 0, "response_manage",
+            (p & PERMBIT_RESPONSE_MANAGE) && (p & PERMBIT_ALERTS_MANAGE), "admin",
+            (p & PERMBIT_ADMIN) != 0);
+        if (user == NULL || json_object_set_new(ctx, "user", user) != 0) {
+            json_decref(ctx);
+            return NULL;
+        }
+        json_t *perms_csv = json_object_get(user, "permissions");
+        char csv[128] = "";
+        size_t i;
+        json_t *v;
+        json_array_foreach(perms_csv, i, v)
+        {
+            size_t used = strlen(csv);
+            snprintf(csv + used, sizeof(csv) - used, "%s%s", used ? "," : "",
+                     json_string_value(v));
+        }
+        json_object_set_new(ctx, "permissions_csv", json_string(csv));
     }
     return ctx;
 }
@@ -89,8 +117,41 @@ int http_pages_shell(struct http_req *r)
         if (strcmp(r->path, nav[i].path) == 0) {
             char name[64];
             snprintf(name, sizeof(name), "pages/%s", nav[i].page);
-            return render_page(r, 200, name, page_context(nav[i].path, nav[i].label));
+            return render_page(r, 200, name, page_context(r, nav[i].path, nav[i].label));
         }
     }
     return http_reply_error_status(r, 404, "not_found", "no such page");
+}
+
+int http_pages_login(struct http_req *r)
+{
+    if (http_identify(r) == 0 && r->who.kind == PRINCIPAL_USER) {
+        return http_reply(r, 302, "text/plain; charset=utf-8",
+                          "Location: /incidents\r\nCache-Control: no-store\r\n", NULL, 0);
+    }
+    if (r->status != 0) {
+        return r->status;
+    }
+    json_t *ctx = json_pack("{s:s, s:s}", "title", "Sign in", "version", STK_VERSION);
+    return render_page(r, 200, "pages/login", ctx);
+}
+
+int http_pages_settings(struct http_req *r)
+{
+    return render_page(r, 200, "pages/settings", page_context(r, "/settings", "Settings"));
+}
+
+int http_pages_audit(struct http_req *r)
+{
+    return render_page(r, 200, "pages/audit", page_context(r, "/settings", "Audit log"));
+}
+
+int http_pages_error(struct http_req *r, int status, const char *title, const char *message)
+{
+    json_t *ctx = page_context(r, "", title);
+    if (ctx != NULL) {
+        json_object_set_new(ctx, "message", json_string(message));
+        json_object_set_new(ctx, "status", json_integer(status));
+    }
+    return render_page(r, status, "pages/error", ctx);
 }

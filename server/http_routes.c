@@ -9,18 +9,38 @@
 #include "app.h"
 #include "http_handlers.h"
 #include "log.h"
+#include "stk_crypto.h"
+#include "svc_auth.h"
 
 const struct route http_route_table[] = {
     {"GET", "/healthz", PERM_PUBLIC, http_system_healthz},
     {"GET", "/api/v1/version", PERM_PUBLIC, http_system_version},
     {"GET", "/static/*", PERM_PUBLIC, http_static_serve},
     {"GET", "/web/*", PERM_PUBLIC, http_static_serve},
-    {"GET", "/", PERM_PUBLIC, http_pages_root},
-    {"GET", "/incidents", PERM_PUBLIC, http_pages_shell},
-    {"GET", "/action-center", PERM_PUBLIC, http_pages_shell},
-    {"GET", "/hunting", PERM_PUBLIC, http_pages_shell},
-    {"GET", "/attack-paths", PERM_PUBLIC, http_pages_shell},
-    {"GET", "/settings", PERM_PUBLIC, http_pages_shell},
+
+    {"POST", "/api/v1/auth/login", PERM_PUBLIC, http_auth_login},
+    {"POST", "/api/v1/auth/logout", PERM_SIGNED_IN, http_auth_logout},
+    {"GET", "/api/v1/auth/me", PERM_SIGNED_IN, http_auth_me},
+    {"POST", "/api/v1/auth/password", PERM_SIGNED_IN, http_auth_password},
+
+    {"GET", "/api/v1/users", PERM_ADMIN, http_admin_users_list},
+    {"POST", "/api/v1/users", PERM_ADMIN, http_admin_users_create},
+    {"PATCH", "/api/v1/users/{username}", PERM_ADMIN, http_admin_users_update},
+    {"GET", "/api/v1/roles", PERM_ADMIN, http_admin_roles_list},
+    {"POST", "/api/v1/roles", PERM_ADMIN, http_admin_roles_create},
+    {"GET", "/api/v1/tokens", PERM_ADMIN, http_admin_tokens_list},
+    {"POST", "/api/v1/tokens", PERM_ADMIN, http_admin_tokens_create},
+    {"DELETE", "/api/v1/tokens/{id}", PERM_ADMIN, http_admin_tokens_revoke},
+    {"GET", "/api/v1/audit", PERM_ADMIN, http_admin_audit_list},
+
+    {"GET", "/login", PERM_PUBLIC, http_pages_login},
+    {"GET", "/", PERM_SIGNED_IN, http_pages_root},
+    {"GET", "/incidents", PERM_ALERTS_READ, http_pages_shell},
+    {"GET", "/action-center", PERM_RESPONSE_READ, http_pages_shell},
+    {"GET", "/hunting", PERM_ALERTS_READ, http_pages_shell},
+    {"GET", "/attack-paths", PERM_ALERTS_READ, http_pages_shell},
+    {"GET", "/settings", PERM_SIGNED_IN, http_pages_settings},
+    {"GET", "/settings/audit", PERM_ADMIN, http_pages_audit},
 };
 
 const size_t http_route_count = sizeof(http_route_table) / sizeof(http_route_table[0]);
@@ -142,6 +162,97 @@ static int path_is_clean(const struct mg_request_info *ri)
     return 1;
 }
 
+static int is_safe_method(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
+}
+
+/* A browser sends Origin with every state-changing request; one from
+ * another site is refused whatever the credentials (CSRF defence in depth
+ * beside SameSite=Strict and the X-CSRF-Token check). */
+static int origin_ok(const struct http_req *r)
+{
+    const char *origin = http_header(r, "Origin");
+    if (origin == NULL) {
+        return 1;
+    }
+    const char *pub = r->app->cfg.public_url;
+    if (pub[0] != '\0') {
+        size_t n = strlen(origin);
+        return strncmp(pub, origin, n) == 0 && (pub[n] == '\0' || pub[n] == '/');
+    }
+    const char *host = http_header(r, "Host");
+    if (host == NULL) {
+        return 0;
+    }
+    const char *p = strstr(origin, "://");
+    return p != NULL && strcmp(p + 3, host) == 0;
+}
+
+/* Pages answer a missing sign-in with a redirect to /login and a missing
+ * permission with an HTML page; the API answers with the JSON envelope. */
+static int refuse(struct http_req *r, int status, const char *code, const char *message)
+{
+    if (!r->is_api && status == 401 && !strcmp(r->method, "GET")) {
+        char hdr[600];
+        char next[400];
+        snprintf(next, sizeof(next), "%s", r->path);
+        snprintf(hdr, sizeof(hdr), "Location: /login?next=%s\r\nCache-Control: no-store\r\n",
+                 strspn(next, "/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+                         strlen(next)
+                     ? next
+                     : "/");
+        return http_reply(r, 302, "text/plain; charset=utf-8", hdr, NULL, 0);
+    }
+    if (!r->is_api) {
+        return http_pages_error(r, status, status == 403 ? "Not allowed" : "Sign in", message);
+    }
+    return http_reply_error_status(r, status, code, message);
+}
+
+/* Identification, authorization and CSRF, before any handler runs. */
+static int guard(struct http_req *r, const struct route *rt)
+{
+    if (rt->perm == PERM_UNDECLARED) {
+        log_event(STK_LOG_ERROR, "route_undeclared", "pattern=%s", rt->pattern);
+        return http_reply_error(r, STK_EINTERNAL, "route has no permission");
+    }
+    if (!is_safe_method(r->method) && !origin_ok(r)) {
+        return refuse(r, 403, "forbidden", "cross-site request refused");
+    }
+#ifdef STK_BENCH_NOAUTH
+    /* Bench build only: measures what authorization costs per request. */
+    if (http_header(r, "X-Bench-Noauth") != NULL) {
+        r->who.kind = PRINCIPAL_USER;
+        r->who.perms = PERMBIT_ALL;
+        return rt->handler(r);
+    }
+#endif
+    if (rt->perm == PERM_PUBLIC) {
+        return rt->handler(r);
+    }
+    int st = http_identify(r);
+    if (st != 0) {
+        return st;
+    }
+    if (r->who.kind == PRINCIPAL_NONE) {
+        return refuse(r, 401, "unauthorized", "sign in first");
+    }
+    const char *missing = NULL;
+    if (!svc_auth_allows(&r->who, rt->perm, &missing)) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "Requires %s", missing ? missing : "a signed-in user");
+        return refuse(r, 403, "forbidden", msg);
+    }
+    if (r->who.kind == PRINCIPAL_USER && !is_safe_method(r->method)) {
+        const char *csrf = http_header(r, "X-CSRF-Token");
+        if (csrf == NULL || !stk_crypto_str_equal(csrf, r->who.csrf_token)) {
+            return refuse(r, 403, "csrf", "missing or wrong X-CSRF-Token header");
+        }
+    }
+    return rt->handler(r);
+}
+
 static int handle(struct http_req *r)
 {
     if (!path_is_clean(r->ri)) {
@@ -168,10 +279,7 @@ static int handle(struct http_req *r)
         return st;
     }
     r->route = rt;
-    if (rt->perm != PERM_PUBLIC) {
-        return http_reply_error_status(r, 401, "unauthorized", "sign in first");
-    }
-    return rt->handler(r);
+    return guard(r, rt);
 }
 
 int http_routes_dispatch(struct mg_connection *conn, void *cbdata)

@@ -13,12 +13,15 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "cli.h"
 #include "config.h"
 #include "db.h"
 #include "http_routes.h"
 #include "http_static.h"
 #include "log.h"
 #include "migrate.h"
+#include "svc_auth.h"
+#include "svc_users.h"
 #include "tmpl.h"
 #include "version.h"
 
@@ -29,6 +32,12 @@ static void usage(FILE *f)
                "commands:\n"
                "  serve      run the HTTP server (migrates the database first)\n"
                "  migrate    apply pending database migrations and exit\n"
+               "  user add NAME --role ROLE [--password-stdin] | list | disable NAME |\n"
+               "       enable NAME | set-role NAME ROLE | passwd NAME [--password-stdin]\n"
+               "  role add NAME --permissions LIST [--description TEXT] | list\n"
+               "  token create --name NAME --permissions LIST [--ttl 30d] [--cluster NAME]\n"
+               "        | list | revoke ID\n"
+               "  audit verify   walk the audit hash chain (exit 1 at the first broken entry)\n"
                "  version    print the version\n"
                "  help       print this text\n"
                "\n"
@@ -37,6 +46,59 @@ static void usage(FILE *f)
                "over the file):\n"
                "  --config FILE             read settings from FILE\n");
     config_usage(f);
+}
+
+/* Moves the subcommand's own flags and positional words out of `argv` into
+ * `a`, leaving --config and settings in `rest`. Returns -1 after printing a
+ * message for a flag missing its value. */
+static int split_args(int argc, char **argv, struct cli_args *a, char **rest, int *nrest)
+{
+    static const char *const valued[] = {"--role", "--name", "--permissions", "--ttl",
+                                         "--cluster", "--description"};
+    const char **slots[] = {&a->role, &a->name, &a->permissions, &a->ttl, &a->cluster,
+                            &a->description};
+    memset(a, 0, sizeof(*a));
+    *nrest = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--password-stdin") == 0) {
+            a->password_stdin = 1;
+            continue;
+        }
+        int taken = 0;
+        for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]) && !taken; k++) {
+            if (strcmp(arg, valued[k]) == 0) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "stockade: %s needs a value\n", arg);
+                    return -1;
+                }
+                *slots[k] = argv[++i];
+                taken = 1;
+            }
+        }
+        if (taken) {
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            if (a->npos == (int)(sizeof(a->pos) / sizeof(a->pos[0]))) {
+                fprintf(stderr, "stockade: too many arguments\n");
+                return -1;
+            }
+            a->pos[a->npos++] = arg;
+            continue;
+        }
+        rest[(*nrest)++] = argv[i];
+        if (strchr(arg, '=') == NULL && i + 1 < argc) {
+            rest[(*nrest)++] = argv[++i];
+        }
+    }
+    return 0;
+}
+
+static int has_cli_args(const struct cli_args *a)
+{
+    return a->npos || a->role || a->name || a->permissions || a->ttl || a->cluster ||
+           a->description || a->password_stdin;
 }
 
 /* Reads --config, then the environment, then every --flag of `argv`.
@@ -214,6 +276,20 @@ static int cmd_serve(struct app *app)
     if (open_and_migrate(app, &db, &loaded) < 0) {
         goto out;
     }
+    char first_pw[32];
+    int created = 0;
+    if (svc_users_bootstrap_admin(db, first_pw, &created, &err) != STK_OK) {
+        fprintf(stderr, "stockade: creating the first admin: %s\n", err.msg);
+        goto out;
+    }
+    if (created) {
+        log_event(STK_LOG_WARN, "first_admin_created", "user=admin");
+        printf("No user existed: created user 'admin' with password %s\n"
+               "It is shown only this once; sign in and change it under Settings.\n",
+               first_pw);
+        fflush(stdout);
+        sodium_memzero(first_pw, sizeof(first_pw));
+    }
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s/templates", app->cfg.assets_dir);
     if (tmpl_set_load(dir, &app->templates, &err) != STK_OK) {
@@ -319,6 +395,30 @@ static int cmd_migrate(struct app *app)
     return 0;
 }
 
+/* user / role / token / audit against the database (migrated first, so a
+ * fresh database works). */
+static int cmd_admin(struct app *app, const char *cmd, const char *sub, const struct cli_args *a)
+{
+    struct db *db = NULL;
+    struct migration_set loaded = {0};
+    if (open_and_migrate(app, &db, &loaded) < 0) {
+        return 1;
+    }
+    int rc = 2;
+    if (strcmp(cmd, "user") == 0) {
+        rc = cli_user(db, sub, a);
+    } else if (strcmp(cmd, "role") == 0) {
+        rc = cli_role(db, sub, a);
+    } else if (strcmp(cmd, "token") == 0) {
+        rc = cli_token(db, sub, a);
+    } else {
+        rc = cli_audit(db, sub, a);
+    }
+    db_free(db);
+    migrate_set_release(&loaded);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -341,20 +441,51 @@ int main(int argc, char **argv)
     struct app app;
     memset(&app, 0, sizeof(app));
     app.started_at = time(NULL);
-    int rc = 2;
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+    static const char *const admin_cmds[] = {"user", "role", "token", "audit"};
+    int is_admin_cmd = 0;
+    for (size_t i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++) {
+        is_admin_cmd |= strcmp(cmd, admin_cmds[i]) == 0;
+    }
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && !is_admin_cmd) {
         fprintf(stderr, "stockade: unknown command '%s' (see 'stockade help')\n", cmd);
         return 2;
     }
-    if (load_config(&app.cfg, argc - 2, argv + 2) != 0) {
+    int first = 2;
+    const char *sub = NULL;
+    if (is_admin_cmd) {
+        if (argc < 3 || strncmp(argv[2], "--", 2) == 0) {
+            fprintf(stderr, "stockade: '%s' needs a subcommand (see 'stockade help')\n", cmd);
+            return 2;
+        }
+        sub = argv[2];
+        first = 3;
+    }
+    struct cli_args cli;
+    char **rest = calloc((size_t)argc + 1, sizeof(char *));
+    int nrest = 0;
+    if (rest == NULL || split_args(argc - first, argv + first, &cli, rest, &nrest) != 0) {
+        free(rest);
+        return 2;
+    }
+    if (!is_admin_cmd && has_cli_args(&cli)) {
+        fprintf(stderr, "stockade: unexpected argument for '%s' (see 'stockade help')\n", cmd);
+        free(rest);
+        return 2;
+    }
+    int rc = 2;
+    if (load_config(&app.cfg, nrest, rest) != 0) {
+        free(rest);
         config_release(&app.cfg);
         return 2;
     }
+    free(rest);
     mg_init_library(0);
     if (strcmp(cmd, "serve") == 0) {
         rc = cmd_serve(&app);
-    } else {
+    } else if (strcmp(cmd, "migrate") == 0) {
         rc = cmd_migrate(&app);
+    } else {
+        rc = cmd_admin(&app, cmd, sub, &cli);
     }
     mg_exit_library();
     config_release(&app.cfg);

@@ -171,7 +171,9 @@ enum stk_err migrate_load_dir(const char *dir, struct migration_set *out, struct
         }
         m->sql = text;
     }
-    qsort(o->items, o->count, sizeof(*o->items), by_version);
+    if (o->count > 0) {
+        qsort(o->items, o->count, sizeof(*o->items), by_version);
+    }
     rc = check_sequence(o->items, o->count, dir, err);
 out:
     if (d != NULL) {

@@ -88,6 +88,23 @@ out:
     return STK_OK;
 }
 
+/* sqlite3 authorizer: refuses BEGIN, COMMIT/END and ROLLBACK and notes it
+ * in `*denied`. A migration that ended the transaction it runs in would
+ * leave its first half applied but unrecorded when a later statement fails. */
+static int deny_transaction_control(void *denied, int action, const char *a, const char *b,
+                                    const char *c, const char *d)
+{
+    (void)a;
+    (void)b;
+    (void)c;
+    (void)d;
+    if (action == SQLITE_TRANSACTION) {
+        *(int *)denied = 1;
+        return SQLITE_DENY;
+    }
+    return SQLITE_OK;
+}
+
 enum stk_err store_migrations_run(struct db *db, int version, const char *name, const char *text,
                                   const char *checksum, struct stk_error *err)
 {
@@ -96,10 +113,16 @@ enum stk_err store_migrations_run(struct db *db, int version, const char *name, 
         return rc;
     }
     char *msg = NULL;
+    int denied = 0;
+    sqlite3_set_authorizer(db_handle(db), deny_transaction_control, &denied);
     int src = sqlite3_exec(db_handle(db), text, NULL, NULL, &msg);
+    sqlite3_set_authorizer(db_handle(db), NULL, NULL);
     if (src != SQLITE_OK) {
         rc = stk_error_set(err, store_err_from_sqlite(src), "migration %s failed: %s", name,
-                           msg ? msg : sqlite3_errstr(src));
+                           denied ? "BEGIN, COMMIT and ROLLBACK are not allowed: each migration "
+                                    "already runs in its own transaction"
+                           : msg  ? msg
+                                  : sqlite3_errstr(src));
         sqlite3_free(msg);
         goto out;
     }

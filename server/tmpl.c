@@ -152,9 +152,10 @@ static char *tag_name(const char *from, const char *to)
     return s;
 }
 
-/* Parses until end of input (close == NULL) or {{/close}}. */
-static enum stk_err parse_list(struct parser *p, const char *close, int depth, struct node **out,
-                               size_t *nout)
+/* Parses until end of input (close == NULL) or {{/close}}; `open_pos` is
+ * where the section's opening tag starts, for the error message. */
+static enum stk_err parse_list(struct parser *p, const char *close, size_t open_pos, int depth,
+                               struct node **out, size_t *nout)
 {
     struct node *nodes = NULL;
     size_t n = 0, cap = 0;
@@ -186,8 +187,8 @@ static enum stk_err parse_list(struct parser *p, const char *close, int depth, s
         if (open == NULL) {
             p->pos = p->len;
             if (close != NULL) {
-                rc = stk_error_set(p->err, STK_EINVAL, "%s: section '%s' is never closed",
-                                   p->tname, close);
+                rc = stk_error_set(p->err, STK_EINVAL, "%s:%d: section '%s' is never closed",
+                                   p->tname, line_of(p, open_pos), close);
             }
             goto out;
         }
@@ -240,7 +241,7 @@ static enum stk_err parse_list(struct parser *p, const char *close, int depth, s
         struct node nd = {.name = name};
         if (sigil == '#' || sigil == '^') {
             nd.kind = sigil == '#' ? N_SECTION : N_INVERTED;
-            rc = parse_list(p, name, depth + 1, &nd.kids, &nd.nkids);
+            rc = parse_list(p, name, tag_pos, depth + 1, &nd.kids, &nd.nkids);
             if (rc != STK_OK) {
                 free(name);
                 goto out;
@@ -290,7 +291,7 @@ enum stk_err tmpl_set_add(struct tmpl_set *set, const char *name, const char *te
     memcpy(t.source, text, len);
     t.source[len] = '\0';
     struct parser p = {.src = t.source, .len = len, .tname = name, .err = err};
-    rc = parse_list(&p, NULL, 0, &t.nodes, &t.nnodes);
+    rc = parse_list(&p, NULL, 0, 0, &t.nodes, &t.nnodes);
     if (rc != STK_OK) {
         goto out;
     }

@@ -1,0 +1,191 @@
+#include "store_tokens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKEN_COLUMNS                                                                           \
+    "id, name, prefix, permissions, coalesce(cluster, ''), created_by, created_at,"             \
+    " coalesce(expires_at, 0), coalesce(revoked_at, 0), coalesce(last_used_at, 0)"              \
+    " FROM api_tokens"
+
+enum {
+    SQL_INSERT,
+    SQL_BY_HASH,
+    SQL_BY_ID,
+    SQL_LIST,
+    SQL_REVOKE,
+    SQL_TOUCH,
+    SQL_N_,
+};
+
+static const char *const sql[SQL_N_] = {
+    [SQL_INSERT] = "INSERT INTO api_tokens (name, token_hash, prefix, permissions, cluster,"
+                   " created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    [SQL_BY_HASH] = "SELECT " TOKEN_COLUMNS " WHERE token_hash = ?",
+    [SQL_BY_ID] = "SELECT " TOKEN_COLUMNS " WHERE id = ?",
+    [SQL_LIST] = "SELECT " TOKEN_COLUMNS " ORDER BY id DESC",
+    [SQL_REVOKE] = "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+    [SQL_TOUCH] = "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
+};
+
+static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int i)
+{
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    snprintf(dst, n, "%s", s ? s : "");
+}
+
+static void row_to_token(sqlite3_stmt *st, struct api_token *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->id = sqlite3_column_int64(st, 0);
+    copy_text(t->name, sizeof(t->name), st, 1);
+    copy_text(t->prefix, sizeof(t->prefix), st, 2);
+    t->perms = (unsigned)sqlite3_column_int64(st, 3);
+    copy_text(t->cluster, sizeof(t->cluster), st, 4);
+    copy_text(t->created_by, sizeof(t->created_by), st, 5);
+    t->created_at = sqlite3_column_int64(st, 6);
+    t->expires_at = sqlite3_column_int64(st, 7);
+    t->revoked_at = sqlite3_column_int64(st, 8);
+    t->last_used_at = sqlite3_column_int64(st, 9);
+}
+
+enum stk_err store_tokens_insert(struct db *db, const char *name, const char *token_hash,
+                                 const char *prefix, unsigned perms, const char *cluster,
+                                 const char *created_by, long long now, long long expires_at,
+                                 long long *id, struct stk_error *err)
+{
+    *id = 0;
+    sqlite3_stmt *st = db_stmt(db, sql[SQL_INSERT], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, token_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, (int)perms);
+    if (cluster != NULL && cluster[0] != '\0') {
+        sqlite3_bind_text(st, 5, cluster, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(st, 5);
+    }
+    sqlite3_bind_text(st, 6, created_by, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, now);
+    if (expires_at > 0) {
+        sqlite3_bind_int64(st, 8, expires_at);
+    } else {
+        sqlite3_bind_null(st, 8);
+    }
+    int src = sqlite3_step(st);
+    db_done(st);
+    if (src != SQLITE_DONE) {
+        return db_fail(db, src, "creating a token", err);
+    }
+    *id = sqlite3_last_insert_rowid(db_handle(db));
+    return STK_OK;
+}
+
+static enum stk_err get_one(struct db *db, int which, const char *hash, long long id,
+                            struct api_token *out, struct stk_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *st = db_stmt(db, sql[which], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    if (hash != NULL) {
+        sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_int64(st, 1, id);
+    }
+    enum stk_err rc = STK_OK;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        row_to_token(st, out);
+    } else if (src == SQLITE_DONE) {
+        rc = stk_error_set(err, STK_ENOTFOUND, "no such token");
+    } else {
+        rc = db_fail(db, src, "reading a token", err);
+    }
+    db_done(st);
+    return rc;
+}
+
+enum stk_err store_tokens_get_by_hash(struct db *db, const char *token_hash,
+                                      struct api_token *out, struct stk_error *err)
+{
+    return get_one(db, SQL_BY_HASH, token_hash, 0, out, err);
+}
+
+enum stk_err store_tokens_list(struct db *db, struct api_token **out, size_t *count,
+                               struct stk_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    sqlite3_stmt *st = db_stmt(db, sql[SQL_LIST], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    enum stk_err rc = STK_OK;
+    struct api_token *items = NULL;
+    size_t n = 0, cap = 0;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct api_token *grown = realloc(items, cap * sizeof(*grown));
+            if (grown == NULL) {
+                rc = stk_error_set(err, STK_ENOMEM, "out of memory");
+                goto out;
+            }
+            items = grown;
+        }
+        row_to_token(st, &items[n++]);
+    }
+    if (src != SQLITE_DONE) {
+        rc = db_fail(db, src, "listing tokens", err);
+    }
+out:
+    db_done(st);
+    if (rc != STK_OK) {
+        free(items);
+        return rc;
+    }
+    *out = items;
+    *count = n;
+    return STK_OK;
+}
+
+enum stk_err store_tokens_revoke(struct db *db, long long id, long long now, struct api_token *out,
+                                 struct stk_error *err)
+{
+    sqlite3_stmt *st = db_stmt(db, sql[SQL_REVOKE], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    int src = sqlite3_step(st);
+    db_done(st);
+    if (src != SQLITE_DONE) {
+        return db_fail(db, src, "revoking a token", err);
+    }
+    if (sqlite3_changes(db_handle(db)) == 0) {
+        return stk_error_set(err, STK_ENOTFOUND, "no active token with id %lld", id);
+    }
+    return get_one(db, SQL_BY_ID, NULL, id, out, err);
+}
+
+enum stk_err store_tokens_touch(struct db *db, long long id, long long now,
+                                struct stk_error *err)
+{
+    sqlite3_stmt *st = db_stmt(db, sql[SQL_TOUCH], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    int src = sqlite3_step(st);
+    db_done(st);
+    return src == SQLITE_DONE ? STK_OK : db_fail(db, src, "updating a token", err);
+}
