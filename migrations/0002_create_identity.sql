@@ -80,8 +80,9 @@ CREATE TABLE api_tokens (
     last_used_at INTEGER
 ) STRICT;
 
--- Failed logins per key ("user:NAME" or "ip:ADDR"): after 5 failures each
--- further attempt waits 2^(failures-5) seconds, up to 15 minutes.
+-- Failed logins per key ("user:NAME" or "ip:ADDR"): from the fifth failure
+-- on, the key is blocked for 2, 4, 8... seconds, up to 15 minutes. Times in
+-- milliseconds.
 CREATE TABLE login_throttle (
     key             TEXT PRIMARY KEY NOT NULL,
     failures        INTEGER NOT NULL,

@@ -256,18 +256,26 @@ static void throttle_keys(const char *username, const char *ip, char ukey[96], c
     snprintf(ikey, 96, "ip:%s", ip);
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds a key is blocked after its `failures`th failure: 2 s after
+ * the fifth, then doubling, at most STK_LOGIN_MAX_DELAY seconds. */
 static long long delay_for(long long failures)
 {
     if (failures < STK_LOGIN_FREE_FAILURES) {
         return 0;
     }
-    long long shift = failures - STK_LOGIN_FREE_FAILURES;
-    return shift >= 10 ? STK_LOGIN_MAX_DELAY
-                       : ((1LL << shift) > STK_LOGIN_MAX_DELAY ? STK_LOGIN_MAX_DELAY
-                                                                : (1LL << shift));
+    long long shift = failures - STK_LOGIN_FREE_FAILURES + 1;
+    long long s = shift >= 10 ? STK_LOGIN_MAX_DELAY : (1LL << shift);
+    return (s > STK_LOGIN_MAX_DELAY ? STK_LOGIN_MAX_DELAY : s) * 1000;
 }
 
-/* Returns the seconds left on the longer of the two blocks, 0 if none. */
+/* Returns the milliseconds left on the longer of the two blocks, 0 if none. */
 static enum stk_err throttle_wait(struct db *db, const char *ukey, const char *ikey,
                                   long long now, long long *wait, struct stk_error *err)
 {
@@ -338,18 +346,19 @@ enum stk_err svc_auth_login(struct db *db, const struct auth_policy *pol,
         return stk_error_set(err, STK_EINVAL, "password must not contain NUL bytes");
     }
     long long now = now_s();
+    long long now_m = now_ms();
     char ukey[96], ikey[96];
     throttle_keys(req->username, req->source_ip, ukey, ikey);
     long long wait = 0;
-    enum stk_err rc = throttle_wait(db, ukey, ikey, now, &wait, err);
+    enum stk_err rc = throttle_wait(db, ukey, ikey, now_m, &wait, err);
     if (rc != STK_OK) {
         return rc;
     }
     if (wait > 0) {
-        out->retry_after = wait;
+        out->retry_after = (wait + 999) / 1000;
         audit_login(db, req, "denied", "throttled", NULL);
         return stk_error_set(err, STK_ELIMIT, "too many failed sign-ins; try again in %lld s",
-                             wait);
+                             out->retry_after);
     }
 
     struct user u;
@@ -363,10 +372,10 @@ enum stk_err svc_auth_login(struct db *db, const struct auth_policy *pol,
         const char *why = found != STK_OK ? "unknown user" : (!ok ? "wrong password" : "disabled");
         rc = db_begin(db, err);
         if (rc == STK_OK) {
-            rc = throttle_fail(db, ukey, now, err);
+            rc = throttle_fail(db, ukey, now_m, err);
         }
         if (rc == STK_OK) {
-            rc = throttle_fail(db, ikey, now, err);
+            rc = throttle_fail(db, ikey, now_m, err);
         }
         if (rc == STK_OK) {
             rc = db_commit(db, err);
@@ -466,7 +475,9 @@ enum stk_err svc_auth_session(struct db *db, const struct auth_policy *pol, cons
         store_sessions_delete(db, s.id, NULL);
         return stk_error_set(err, STK_EAUTH, "session expired; sign in again");
     }
-    if (now - s.last_seen_at >= TOUCH_EVERY_S) {
+    long long every = pol->session_idle_s / 4 < TOUCH_EVERY_S ? pol->session_idle_s / 4
+                                                               : TOUCH_EVERY_S;
+    if (now - s.last_seen_at >= every) {
         store_sessions_touch(db, s.id, now, NULL);
     }
     principal_from_user(&s.user, out);

@@ -547,9 +547,6 @@ static enum stk_err render_nodes(struct render *r, const struct node *nodes, siz
         }
         }
     }
-    if (rc == STK_ETOOBIG && r->err != NULL && r->err->code != STK_ETOOBIG) {
-        stk_error_set(r->err, STK_ETOOBIG, "rendered output larger than %zu bytes", r->out->max);
-    }
     return rc;
 }
 
@@ -570,6 +567,13 @@ enum stk_err tmpl_render(const struct tmpl_set *set, const char *name, const jso
     r.stack[r.depth++] = ctx;
     size_t before = out->len;
     enum stk_err rc = render_nodes(&r, t->nodes, t->nnodes);
+    /* The buffer reports these two without a message. Set here, not while
+     * unwinding, so the caller's `err` is never read before it is written. */
+    if (rc == STK_ETOOBIG) {
+        stk_error_set(err, rc, "rendered output larger than %zu bytes", out->max);
+    } else if (rc == STK_ENOMEM) {
+        stk_error_set(err, rc, "out of memory");
+    }
     if (rc != STK_OK) {
         out->len = before;
         if (out->data != NULL) {
