@@ -282,6 +282,11 @@ static int cmd_serve(struct app *app)
         fprintf(stderr, "stockade: creating the first admin: %s\n", err.msg);
         goto out;
     }
+    struct auth_policy pol = {.session_idle_s = app->cfg.session_idle_s,
+                              .session_max_s = app->cfg.session_max_s};
+    if (svc_auth_purge(db, &pol, &err) != STK_OK) {
+        log_event(STK_LOG_WARN, "session_purge_failed", "error=\"%s\"", err.msg);
+    }
     if (created) {
         log_event(STK_LOG_WARN, "first_admin_created", "user=admin");
         printf("No user existed: created user 'admin' with password %s\n"
