@@ -289,7 +289,7 @@ json_t *http_json_time_ms(long long ms)
     if (gmtime_r(&secs, &tm) == NULL) {
         return json_null();
     }
-    char buf[40];
+    char buf[96];
     snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
     return json_string(buf);

@@ -57,7 +57,10 @@ static int match_pattern(const char *pattern, const char *path, char params[][HT
             if (np == HTTP_MAX_PARAMS || strlen(s) >= HTTP_PARAM_MAX * 4) {
                 return 0;
             }
-            snprintf(params[np++], HTTP_PARAM_MAX, "%s", s);
+            size_t len = strlen(s);
+            len = len < HTTP_PARAM_MAX ? len : HTTP_PARAM_MAX - 1;
+            memcpy(params[np], s, len);
+            params[np++][len] = '\0';
             *nparams = np;
             /* The rest of a long path does not fit in a param: let the
              * handler see the full path through r->path instead. */
