@@ -118,7 +118,9 @@ enum route_match http_routes_match(const char *method, const char *path, const s
         }
         if (allow_len > 0 && strstr(allow, rt->method) == NULL) {
             size_t used = strlen(allow);
-            snprintf(allow + used, allow_len - used, "%s%s", used ? ", " : "", rt->method);
+            /* Every GET route answers HEAD too. */
+            snprintf(allow + used, allow_len - used, "%s%s%s", used ? ", " : "", rt->method,
+                     strcmp(rt->method, "GET") == 0 ? ", HEAD" : "");
         }
         path_seen = 1;
     }

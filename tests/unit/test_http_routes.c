@@ -132,16 +132,16 @@ static void table_param_routes(void **state)
 static void wrong_method_is_405_with_allow(void **state)
 {
     (void)state;
-    /* Every method of the path, in table order, once each. */
-    assert_missing("DELETE", "/api/v1/users", ROUTE_NO_METHOD, "GET, POST");
-    assert_missing("PUT", "/api/v1/tokens", ROUTE_NO_METHOD, "GET, POST");
+    /* Every method of the path, in table order, once each; GET brings HEAD. */
+    assert_missing("DELETE", "/api/v1/users", ROUTE_NO_METHOD, "GET, HEAD, POST");
+    assert_missing("PUT", "/api/v1/tokens", ROUTE_NO_METHOD, "GET, HEAD, POST");
     assert_missing("GET", "/api/v1/auth/login", ROUTE_NO_METHOD, "POST");
-    assert_missing("POST", "/healthz", ROUTE_NO_METHOD, "GET");
-    assert_missing("DELETE", "/static/css/app.css", ROUTE_NO_METHOD, "GET");
-    assert_missing("PUT", "/", ROUTE_NO_METHOD, "GET");
+    assert_missing("POST", "/healthz", ROUTE_NO_METHOD, "GET, HEAD");
+    assert_missing("DELETE", "/static/css/app.css", ROUTE_NO_METHOD, "GET, HEAD");
+    assert_missing("PUT", "/", ROUTE_NO_METHOD, "GET, HEAD");
     /* Methods are case-sensitive; HEAD is mapped to GET by the dispatcher. */
-    assert_missing("get", "/healthz", ROUTE_NO_METHOD, "GET");
-    assert_missing("HEAD", "/healthz", ROUTE_NO_METHOD, "GET");
+    assert_missing("get", "/healthz", ROUTE_NO_METHOD, "GET, HEAD");
+    assert_missing("HEAD", "/healthz", ROUTE_NO_METHOD, "GET, HEAD");
     /* An unknown path is 404 whatever the method. */
     assert_missing("POST", "/nope", ROUTE_NO_PATH, "");
 }
