@@ -3,6 +3,7 @@
 #define STK_APP_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "config.h"
@@ -21,6 +22,8 @@ struct app {
     struct static_files *statics; /* /static and /web file server */
     time_t started_at;
     char listen_url[160];         /* http://ADDR:PORT actually bound */
+    atomic_int inflight;          /* requests inside the dispatcher */
+    atomic_int draining;          /* set at shutdown: answer with Connection: close */
 };
 
 #endif

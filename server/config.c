@@ -76,6 +76,8 @@ static const struct setting settings[] = {
      "idle keep-alive time before a connection's worker is freed"},
     {"request_timeout_ms", SET_LONG, 100, 3600000, "30000", OFF(request_timeout_ms), NULL,
      "time allowed to receive one request"},
+    {"shutdown_grace_ms", SET_LONG, 0, 600000, "15000", OFF(shutdown_grace_ms), NULL,
+     "at SIGTERM, time requests in flight get to finish"},
     {"session_idle_s", SET_LONG, 60, 7 * 86400, "3600", OFF(session_idle_s), NULL,
      "seconds of inactivity after which a browser session ends"},
     {"session_max_s", SET_LONG, 300, 30 * 86400, "43200", OFF(session_max_s), NULL,

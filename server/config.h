@@ -22,6 +22,7 @@ struct config {
     long threads;         /* civetweb worker threads, one DB connection each */
     long keep_alive_ms;   /* idle keep-alive before a worker is freed */
     long request_timeout_ms;
+    long shutdown_grace_ms; /* how long requests in flight may finish at shutdown */
     long max_body;        /* bytes; larger request bodies get 413 */
     long session_idle_s;  /* a browser session unused this long ends */
     long session_max_s;   /* every browser session ends this long after sign-in */

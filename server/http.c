@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <civetweb.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,16 +103,44 @@ static const char *reason_phrase(int status)
     }
 }
 
-/* A request with a body we did not read leaves bytes on the connection that
- * civetweb would otherwise have to drain: close it instead. */
+/* Whether this response ends the connection: the client asked for it
+ * (Connection: close, or HTTP/1.0 without keep-alive), the server is
+ * shutting down, or the request has a body we did not read, which civetweb
+ * would otherwise have to drain. */
 static int must_close(struct http_req *r)
 {
+    const char *conn = mg_get_header(r->conn, "Connection");
+    if (conn != NULL && strcasestr(conn, "close") != NULL) {
+        return 1;
+    }
+    if (strcmp(r->ri->http_version, "1.1") != 0 &&
+        (conn == NULL || strcasestr(conn, "keep-alive") == NULL)) {
+        return 1;
+    }
+    if (atomic_load(&r->app->draining)) {
+        return 1;
+    }
     if (r->body_consumed) {
         return 0;
     }
     long long cl = r->ri->content_length;
     const char *te = mg_get_header(r->conn, "Transfer-Encoding");
     return cl > 0 || (te != NULL && strcasecmp(te, "identity") != 0);
+}
+
+/* mg_write() until everything is out; returns the bytes written. */
+static size_t write_all(struct mg_connection *conn, const char *p, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        size_t chunk = len - done > (1u << 30) ? (1u << 30) : len - done;
+        int n = mg_write(conn, p + done, chunk);
+        if (n <= 0) {
+            break;
+        }
+        done += (size_t)n;
+    }
+    return done;
 }
 
 int http_reply(struct http_req *r, int status, const char *ctype, const char *extra_headers,
@@ -121,26 +150,35 @@ int http_reply(struct http_req *r, int status, const char *ctype, const char *ex
     if (close) {
         mg_disable_connection_keep_alive(r->conn);
     }
-    /* Status line, headers and body leave in one write: with TCP_NODELAY
-     * each separate write would be its own packet. */
+    /* Status line, headers and a small body leave in one write: with
+     * TCP_NODELAY each separate write would be its own packet. A large body
+     * is written on its own rather than copied. */
     struct buf out;
     buf_init(&out, (size_t)-1 / 2);
+    char length[48] = "";
+    /* 304 and 204 carry no body and no Content-Length (RFC 9110 8.6). */
+    if (status != 304 && status != 204) {
+        snprintf(length, sizeof(length), "Content-Length: %zu\r\n", len);
+    }
     enum stk_err rc = buf_printf(&out,
                                  "HTTP/1.1 %d %s\r\n"
                                  "%s"
                                  "Content-Type: %s\r\n"
-                                 "Content-Length: %zu\r\n"
+                                 "%s"
                                  "Connection: %s\r\n"
                                  "%s\r\n",
                                  status, reason_phrase(status), http_security_headers,
-                                 ctype ? ctype : "application/octet-stream", len,
+                                 ctype ? ctype : "application/octet-stream", length,
                                  close ? "close" : "keep-alive", extra_headers ? extra_headers : "");
-    if (rc == STK_OK && !r->is_head && len > 0) {
+    int send_body = !r->is_head && len > 0 && status != 304 && status != 204;
+    int inline_body = send_body && len <= 64 * 1024;
+    if (rc == STK_OK && inline_body) {
         rc = buf_append(&out, body, len);
     }
     if (rc == STK_OK) {
-        if (mg_write(r->conn, out.data, out.len) > 0) {
-            r->bytes_out += out.len;
+        r->bytes_out += write_all(r->conn, out.data, out.len);
+        if (send_body && !inline_body) {
+            r->bytes_out += write_all(r->conn, body, len);
         }
     }
     buf_release(&out);

@@ -19,6 +19,7 @@ struct route;
 
 #define HTTP_MAX_PARAMS 4
 #define HTTP_PARAM_MAX 256
+#define HTTP_PATH_MAX 4096 /* longer decoded paths are refused */
 
 /* One request in flight. Lives on the worker's stack for the request. */
 struct http_req {
@@ -28,7 +29,7 @@ struct http_req {
     struct db *db; /* this worker's connection; NULL if it could not open */
     const struct route *route;
     const char *method; /* "HEAD" requests run GET handlers with no body sent */
-    const char *path;   /* decoded path, no query */
+    const char *path;   /* decoded path, no query; NULL if undecodable */
     int is_head;
     int is_api;         /* /api/... and /healthz answer JSON errors */
     char params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX];

@@ -139,22 +139,22 @@ static void access_log(const struct http_req *r)
     char method[16], path[512];
     log_event(STK_LOG_INFO, "http_request", "method=%s path=%s status=%d bytes=%zu dur_us=%ld remote=%s",
               log_clean(r->ri->request_method, method, sizeof(method)),
-              log_clean(r->ri->local_uri_raw ? r->ri->local_uri_raw : r->path, path, sizeof(path)),
+              log_clean(r->ri->local_uri_raw ? r->ri->local_uri_raw : "-", path, sizeof(path)),
               r->status, r->bytes_out,
               elapsed_us(&r->started), r->ri->remote_addr);
 }
 
-/* Paths must be absolute and free of NUL and backslashes; dot segments
- * were already resolved by civetweb in local_uri, but the raw form tells
- * us a client tried. */
-static int path_is_clean(const struct mg_request_info *ri)
+/* A decoded path must be absolute, free of control bytes and backslashes,
+ * and have no "." or ".." segment: nothing downstream has to think about
+ * traversal. */
+static int path_is_clean(const char *path)
 {
-    const char *raw = ri->local_uri_raw ? ri->local_uri_raw : ri->local_uri;
-    if (raw == NULL || raw[0] != '/') {
+    if (path[0] != '/') {
         return 0;
     }
-    for (const char *p = raw; *p; p++) {
-        if (*p == '\\') {
+    for (const char *p = path; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f || c == '\\') {
             return 0;
         }
         if (p[0] == '/' && p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0')) {
@@ -260,8 +260,11 @@ static int guard(struct http_req *r, const struct route *rt)
 
 static int handle(struct http_req *r)
 {
-    if (!path_is_clean(r->ri)) {
+    if (r->path == NULL || !path_is_clean(r->path)) {
         return http_reply_error_status(r, 400, "invalid_path", "the request path is not valid");
+    }
+    if (strcmp(r->ri->http_version, "1.1") == 0 && http_header(r, "Host") == NULL) {
+        return http_reply_error_status(r, 400, "missing_host", "HTTP/1.1 requests need a Host");
     }
     char allow[64];
     const struct route *rt = NULL;
@@ -293,19 +296,27 @@ int http_routes_dispatch(struct mg_connection *conn, void *cbdata)
     memset(&r, 0, sizeof(r));
     clock_gettime(CLOCK_MONOTONIC, &r.started);
     r.app = cbdata;
+    atomic_fetch_add(&r.app->inflight, 1);
     r.conn = conn;
     r.ri = mg_get_request_info(conn);
     r.db = mg_get_thread_pointer(conn);
     r.method = r.ri->request_method;
     r.is_head = strcmp(r.method, "HEAD") == 0;
-    r.path = r.ri->local_uri ? r.ri->local_uri : "/";
-    r.is_api = strncmp(r.path, "/api/", 5) == 0 || strcmp(r.path, "/healthz") == 0;
+    /* civetweb leaves the path encoded (decode_url=no); decode it here and
+     * refuse an encoded NUL, which would otherwise cut the path short. */
+    char decoded[HTTP_PATH_MAX];
+    const char *raw = r.ri->local_uri_raw ? r.ri->local_uri_raw : r.ri->local_uri;
+    int n = raw ? mg_url_decode(raw, (int)strlen(raw), decoded, (int)sizeof(decoded), 0) : -1;
+    r.path = n >= 0 && (size_t)n == strlen(decoded) ? decoded : NULL;
+    r.is_api = r.path == NULL || strncmp(r.path, "/api/", 5) == 0 ||
+               strcmp(r.path, "/healthz") == 0;
     r.body_consumed = r.ri->content_length == 0;
     int status = handle(&r);
     if (r.status == 0) {
         r.status = status;
     }
     access_log(&r);
+    atomic_fetch_sub(&r.app->inflight, 1);
     return status > 0 && status < 1000 ? status : 500;
 }
 

@@ -261,11 +261,12 @@ int http_static_serve(struct http_req *r)
     if (lstat(abs, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_SERVED_BYTES) {
         return http_reply_error_status(r, 404, "not_found", "no such file");
     }
-    /* A symlinked parent folder could still lead out of the root. */
-    char real[PATH_MAX];
-    size_t rootlen = strlen(sf->root);
-    if (realpath(abs, real) == NULL || strncmp(real, sf->root, rootlen) != 0 ||
-        real[rootlen] != '/') {
+    /* A symlinked parent folder could still lead out of the served folder
+     * (static/ or web/), to templates/ or the database beside them. */
+    char real[PATH_MAX], folder[PATH_MAX + 16];
+    snprintf(folder, sizeof(folder), "%s/%.*s/", sf->root, (int)(slash - rel), rel);
+    size_t flen = strlen(folder);
+    if (realpath(abs, real) == NULL || strncmp(real, folder, flen) != 0) {
         return http_reply_error_status(r, 404, "not_found", "no such file");
     }
     size_t slot = slot_of(rel);

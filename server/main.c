@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -189,7 +190,8 @@ static int make_dirs(const char *path, mode_t mode)
 }
 
 /* Opens the database (creating its directory) and brings the schema up to
- * date, or explains why it refuses to. */
+ * date, or explains why it refuses to. On failure nothing is left to free:
+ * `*out` is NULL and `loaded` is released. */
 static int open_and_migrate(struct app *app, struct db **out, struct migration_set *loaded)
 {
     struct stk_error err;
@@ -215,12 +217,14 @@ static int open_and_migrate(struct app *app, struct db **out, struct migration_s
     struct db *db = NULL;
     if (db_open(app->cfg.db, &db, &err) != STK_OK) {
         fprintf(stderr, "stockade: %s\n", err.msg);
+        migrate_set_release(loaded);
         return -1;
     }
     int applied = 0;
     if (migrate_apply(db, app->migrations, &applied, &app->schema_version, &err) != STK_OK) {
         fprintf(stderr, "stockade: refusing to use %s: %s\n", app->cfg.db, err.msg);
         db_free(db);
+        migrate_set_release(loaded);
         return -1;
     }
     *out = db;
@@ -328,7 +332,9 @@ static int cmd_serve(struct app *app)
         /* Without it every response waits 40 ms for Nagle (MEASURED.md). */
         "tcp_nodelay", "1",
         "enable_directory_listing", "no",
-        "decode_url", "yes",
+        /* We decode the path ourselves: civetweb would turn %00 into a NUL
+         * that cuts the path short before any check sees it. */
+        "decode_url", "no",
         NULL,
     };
     struct mg_callbacks cb;
@@ -363,8 +369,21 @@ static int cmd_serve(struct app *app)
 
     int sig = 0;
     sigwait(&stop, &sig);
-    log_event(STK_LOG_INFO, "shutdown", "signal=%d", sig);
-    /* mg_stop() lets workers finish the requests they are serving. */
+    log_event(STK_LOG_INFO, "shutdown", "signal=%d inflight=%d", sig,
+              atomic_load(&app->inflight));
+    /* civetweb's mg_stop() aborts writes still in progress: first let the
+     * requests being served finish (new ones are answered with
+     * Connection: close), for at most the grace period. */
+    atomic_store(&app->draining, 1);
+    for (long waited = 0; atomic_load(&app->inflight) > 0 && waited < app->cfg.shutdown_grace_ms;
+         waited += 10) {
+        struct timespec ten_ms = {0, 10 * 1000 * 1000};
+        nanosleep(&ten_ms, NULL);
+    }
+    if (atomic_load(&app->inflight) > 0) {
+        log_event(STK_LOG_WARN, "shutdown_grace_over", "inflight=%d",
+                  atomic_load(&app->inflight));
+    }
     mg_stop(app->http);
     app->http = NULL;
     if (db_checkpoint(db, &err) != STK_OK) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "store_migrations.h"
@@ -95,18 +96,25 @@ static enum stk_err read_file(const char *path, char **out, size_t *len, struct 
         return stk_error_set(err, STK_EIO, "%s: %s", path, strerror(errno));
     }
     enum stk_err rc = STK_OK;
-    char *buf = malloc(MAX_MIGRATION_BYTES + 1);
+    char *buf = NULL;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = stk_error_set(err, STK_EIO, "%s: not a regular file", path);
+        goto out;
+    }
+    if (st.st_size > MAX_MIGRATION_BYTES) {
+        rc = stk_error_set(err, STK_ETOOBIG, "%s: larger than %d bytes", path, MAX_MIGRATION_BYTES);
+        goto out;
+    }
+    /* One byte more than the size, to notice a file that grew meanwhile. */
+    buf = malloc((size_t)st.st_size + 2);
     if (buf == NULL) {
         rc = stk_error_set(err, STK_ENOMEM, "out of memory");
         goto out;
     }
-    size_t n = fread(buf, 1, MAX_MIGRATION_BYTES + 1, f);
-    if (ferror(f)) {
-        rc = stk_error_set(err, STK_EIO, "%s: read error", path);
-        goto out;
-    }
-    if (n > MAX_MIGRATION_BYTES) {
-        rc = stk_error_set(err, STK_ETOOBIG, "%s: larger than %d bytes", path, MAX_MIGRATION_BYTES);
+    size_t n = fread(buf, 1, (size_t)st.st_size + 1, f);
+    if (ferror(f) || n != (size_t)st.st_size) {
+        rc = stk_error_set(err, STK_EIO, "%s: read error or changed while read", path);
         goto out;
     }
     buf[n] = '\0';
