@@ -148,27 +148,20 @@ int http_admin_users_update(struct http_req *r)
                                 "expected any of {\"role\": string, \"disabled\": boolean, "
                                 "\"password\": string}");
     }
-    const char *name = r->params[0];
     struct actor by = actor_of(r);
+    struct user_change c = {
+        .role = role ? json_string_value(role) : NULL,
+        .set_disabled = disabled != NULL,
+        .disabled = json_is_true(disabled),
+        .password = pw ? json_string_value(pw) : NULL,
+        .password_len = pw ? json_string_length(pw) : 0,
+    };
     struct user u;
-    memset(&u, 0, sizeof(u));
     struct stk_error err;
     stk_error_clear(&err);
-    enum stk_err rc = STK_OK;
-    if (role != NULL) {
-        rc = svc_users_set_role(r->db, &by, name, json_string_value(role), &u, &err);
-    }
-    if (rc == STK_OK && disabled != NULL) {
-        rc = svc_users_set_disabled(r->db, &by, name, json_is_true(disabled), &u, &err);
-    }
-    if (rc == STK_OK && pw != NULL) {
-        rc = svc_users_set_password(r->db, &by, name, json_string_value(pw),
-                                    json_string_length(pw), &err);
+    enum stk_err rc = svc_users_update(r->db, &by, r->params[0], &c, &u, &err);
+    if (pw != NULL) {
         sodium_memzero((char *)json_string_value(pw), json_string_length(pw));
-    }
-    if (rc == STK_OK) {
-        rc = store_users_get_by_name(r->db, name, &u, &err);
-        sodium_memzero(u.password_hash, sizeof(u.password_hash));
     }
     json_decref(in);
     if (rc != STK_OK) {
@@ -357,11 +350,19 @@ int http_admin_audit_list(struct http_req *r)
     size_t n = 0;
     struct stk_error err;
     stk_error_clear(&err);
+    /* One row more than asked tells whether an older page exists. */
+    int page = f.limit;
+    f.limit = page + 1;
     enum stk_err rc = store_audit_list(r->db, &f, &rows, &n, &err);
     if (rc != STK_OK) {
         return reply_svc_error(r, rc, &err);
     }
-    long long next = n == (size_t)f.limit && n > 0 ? rows[n - 1].id : 0;
+    long long next = 0;
+    if (n > (size_t)page) {
+        store_audit_row_release(&rows[page]);
+        n = (size_t)page;
+        next = rows[n - 1].id;
+    }
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++) {
         if (items != NULL) {

@@ -190,8 +190,13 @@ static int origin_ok(const struct http_req *r)
     if (host == NULL) {
         return 0;
     }
-    const char *p = strstr(origin, "://");
-    return p != NULL && strcmp(p + 3, host) == 0;
+    const char *rest = NULL;
+    if (strncmp(origin, "http://", 7) == 0) {
+        rest = origin + 7;
+    } else if (strncmp(origin, "https://", 8) == 0) {
+        rest = origin + 8; /* behind a TLS proxy without --public-url */
+    }
+    return rest != NULL && strcmp(rest, host) == 0;
 }
 
 /* Pages answer a missing sign-in with a redirect to /login and a missing

@@ -275,12 +275,16 @@ enum stk_err migrate_apply(struct db *db, const struct migration_set *set, int *
         const struct migration *m = &set->items[i];
         char sum[65];
         migrate_checksum(m->sql, m->sql_len, sum);
-        rc = store_migrations_run(db, m->version, m->name, m->sql, sum, err);
+        int ran = 0;
+        rc = store_migrations_run(db, m->version, m->name, m->sql, sum, &ran, err);
         if (rc != STK_OK) {
             goto out;
         }
-        log_event(STK_LOG_INFO, "migration_applied", "version=%d name=%s", m->version, m->name);
-        count++;
+        if (ran) {
+            log_event(STK_LOG_INFO, "migration_applied", "version=%d name=%s", m->version,
+                      m->name);
+            count++;
+        }
     }
     if (applied != NULL) {
         *applied = count;

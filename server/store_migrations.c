@@ -106,11 +106,19 @@ static int deny_transaction_control(void *denied, int action, const char *a, con
 }
 
 enum stk_err store_migrations_run(struct db *db, int version, const char *name, const char *text,
-                                  const char *checksum, struct stk_error *err)
+                                  const char *checksum, int *ran, struct stk_error *err)
 {
+    *ran = 0;
     enum stk_err rc = db_begin(db, err);
     if (rc != STK_OK) {
         return rc;
+    }
+    /* Another process may have applied it since we looked: now that we
+     * hold the write lock, look again. */
+    int current = 0;
+    rc = store_migrations_version(db, &current, err);
+    if (rc != STK_OK || current >= version) {
+        goto out;
     }
     char *msg = NULL;
     int denied = 0;
@@ -142,6 +150,9 @@ enum stk_err store_migrations_run(struct db *db, int version, const char *name, 
         goto out;
     }
     rc = db_commit(db, err);
+    if (rc == STK_OK) {
+        *ran = 1;
+    }
 out:
     if (rc != STK_OK) {
         db_rollback(db);

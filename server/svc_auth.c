@@ -275,36 +275,58 @@ static long long delay_for(long long failures)
     return (s > STK_LOGIN_MAX_DELAY ? STK_LOGIN_MAX_DELAY : s) * 1000;
 }
 
-/* Returns the milliseconds left on the longer of the two blocks, 0 if none. */
-static enum stk_err throttle_wait(struct db *db, const char *ukey, const char *ikey,
-                                  long long now, long long *wait, struct stk_error *err)
-{
-    *wait = 0;
-    const char *keys[2] = {ukey, ikey};
-    for (int i = 0; i < 2; i++) {
-        long long failures = 0, until = 0;
-        enum stk_err rc = store_throttle_get(db, keys[i], &failures, &until, err);
-        if (rc != STK_OK) {
-            return rc;
-        }
-        if (until > now && until - now > *wait) {
-            *wait = until - now;
-        }
-    }
-    return STK_OK;
-}
-
-static enum stk_err throttle_fail(struct db *db, const char *key, long long now,
-                                  struct stk_error *err)
+/* Adds `delta` (+1 or -1) to a key's failure count and recomputes its
+ * block from the new count. */
+static enum stk_err throttle_add(struct db *db, const char *key, int delta, long long now,
+                                 struct stk_error *err)
 {
     long long failures = 0, until = 0;
     enum stk_err rc = store_throttle_get(db, key, &failures, &until, err);
     if (rc != STK_OK) {
         return rc;
     }
-    failures++;
+    failures += delta;
+    if (failures <= 0) {
+        return store_throttle_clear(db, key, err);
+    }
     long long delay = delay_for(failures);
+    if (delta < 0) {
+        /* Undoing a provisional count never extends a block. */
+        return store_throttle_put(db, key, failures, now, delay ? until : 0, err);
+    }
     return store_throttle_put(db, key, failures, now, delay ? now + delay : 0, err);
+}
+
+/* In one write transaction: refuses when either key is blocked (setting
+ * `*wait` to the milliseconds left), otherwise counts this attempt as a
+ * failure of both keys before the password is even looked at. Parallel
+ * guesses are thereby serialised: no more than the allowed number get to
+ * the (slow) hash however many arrive at once. A successful sign-in takes
+ * its count back (throttle_settle). */
+static enum stk_err throttle_enter(struct db *db, const char *ukey, const char *ikey,
+                                   long long now, long long *wait, struct stk_error *err)
+{
+    *wait = 0;
+    enum stk_err rc = db_begin(db, err);
+    if (rc != STK_OK) {
+        return rc;
+    }
+    const char *keys[2] = {ukey, ikey};
+    for (int i = 0; i < 2 && rc == STK_OK; i++) {
+        long long failures = 0, until = 0;
+        rc = store_throttle_get(db, keys[i], &failures, &until, err);
+        if (rc == STK_OK && until > now && until - now > *wait) {
+            *wait = until - now;
+        }
+    }
+    for (int i = 0; i < 2 && rc == STK_OK && *wait == 0; i++) {
+        rc = throttle_add(db, keys[i], +1, now, err);
+    }
+    if (rc == STK_OK) {
+        rc = db_commit(db, err);
+    }
+    db_rollback(db);
+    return rc;
 }
 
 static void audit_login(struct db *db, const struct login_request *req, const char *outcome,
@@ -350,7 +372,7 @@ enum stk_err svc_auth_login(struct db *db, const struct auth_policy *pol,
     char ukey[96], ikey[96];
     throttle_keys(req->username, req->source_ip, ukey, ikey);
     long long wait = 0;
-    enum stk_err rc = throttle_wait(db, ukey, ikey, now_m, &wait, err);
+    enum stk_err rc = throttle_enter(db, ukey, ikey, now_m, &wait, err);
     if (rc != STK_OK) {
         return rc;
     }
@@ -369,22 +391,9 @@ enum stk_err svc_auth_login(struct db *db, const struct auth_policy *pol,
     const char *hash = found == STK_OK ? u.password_hash : dummy_hash;
     int ok = stk_crypto_password_verify(hash, req->password, req->password_len);
     if (found != STK_OK || !ok || u.disabled) {
+        /* The failure was counted by throttle_enter() already. */
         const char *why = found != STK_OK ? "unknown user" : (!ok ? "wrong password" : "disabled");
-        rc = db_begin(db, err);
-        if (rc == STK_OK) {
-            rc = throttle_fail(db, ukey, now_m, err);
-        }
-        if (rc == STK_OK) {
-            rc = throttle_fail(db, ikey, now_m, err);
-        }
-        if (rc == STK_OK) {
-            rc = db_commit(db, err);
-        }
-        db_rollback(db);
         audit_login(db, req, "failure", why, NULL);
-        if (rc != STK_OK) {
-            return rc;
-        }
         return stk_error_set(err, STK_EAUTH, "invalid username or password");
     }
 
@@ -414,8 +423,14 @@ enum stk_err svc_auth_login(struct db *db, const struct auth_policy *pol,
     if (rc == STK_OK && new_hash[0] != '\0') {
         rc = store_users_set_password(db, u.id, new_hash, now, err);
     }
+    /* Success: the user's count starts over; the address only gets back
+     * the attempt counted for this sign-in, so one good account cannot
+     * reset the count of an address guessing at others. */
     if (rc == STK_OK) {
         rc = store_throttle_clear(db, ukey, err);
+    }
+    if (rc == STK_OK) {
+        rc = throttle_add(db, ikey, -1, now_m, err);
     }
     if (rc == STK_OK) {
         json_t *details = json_pack("{s:s, s:b}", "reason", "password", "rehashed",

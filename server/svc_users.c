@@ -1,5 +1,6 @@
 #include "svc_users.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -144,107 +145,105 @@ static enum stk_err guard_last_admin(struct db *db, const struct user *u, unsign
     return STK_OK;
 }
 
-enum stk_err svc_users_set_role(struct db *db, const struct actor *by, const char *username,
-                                const char *role, struct user *out, struct stk_error *err)
+enum stk_err svc_users_update(struct db *db, const struct actor *by, const char *username,
+                              const struct user_change *c, struct user *out,
+                              struct stk_error *err)
 {
     memset(out, 0, sizeof(*out));
-    enum stk_err rc = db_begin(db, err);
-    if (rc != STK_OK) {
-        return rc;
+    if (c->role == NULL && !c->set_disabled && c->password == NULL) {
+        return stk_error_set(err, STK_EINVAL, "nothing to change");
     }
-    struct user u;
-    struct role r;
-    rc = store_users_get_by_name(db, username, &u, err);
-    if (rc == STK_OK) {
-        rc = store_roles_get_by_name(db, role, &r, err);
+    char hash[STK_PASSWORD_HASH_MAX] = "";
+    enum stk_err rc = STK_OK;
+    if (c->password != NULL) {
+        rc = svc_auth_password_ok(c->password, c->password_len, err);
+        if (rc != STK_OK) {
+            return rc;
+        }
+        /* Hash before the transaction: 85 ms of CPU must not hold the lock. */
+        if (stk_crypto_password_hash(c->password, c->password_len, hash) != STK_OK) {
+            return stk_error_set(err, STK_ENOMEM, "could not hash the password");
+        }
     }
-    if (rc == STK_OK) {
-        rc = guard_last_admin(db, &u, r.perms, u.disabled, err);
-    }
-    if (rc == STK_OK) {
-        rc = store_users_set_role(db, u.id, r.id, now_s(), err);
-    }
-    if (rc == STK_OK) {
-        rc = store_sessions_delete_for_user(db, u.id, err);
-    }
-    if (rc == STK_OK) {
-        rc = audit(db, by, "user.set_role", u.username,
-                   json_pack("{s:s, s:s}", "from", u.role, "to", r.name), err);
-    }
-    if (rc == STK_OK) {
-        rc = store_users_get(db, u.id, out, err);
-    }
-    rc = finish(db, rc, err);
-    if (rc == STK_ECONFLICT) {
-        audit_refusal(db, by, "user.set_role", username, err ? err->msg : "refused");
-    }
-    sodium_memzero(out->password_hash, sizeof(out->password_hash));
-    return rc;
-}
-
-enum stk_err svc_users_set_disabled(struct db *db, const struct actor *by, const char *username,
-                                    int disabled, struct user *out, struct stk_error *err)
-{
-    memset(out, 0, sizeof(*out));
-    enum stk_err rc = db_begin(db, err);
-    if (rc != STK_OK) {
-        return rc;
-    }
-    struct user u;
-    rc = store_users_get_by_name(db, username, &u, err);
-    if (rc == STK_OK && disabled) {
-        rc = guard_last_admin(db, &u, u.perms, 1, err);
-    }
-    if (rc == STK_OK) {
-        rc = store_users_set_disabled(db, u.id, disabled, now_s(), err);
-    }
-    if (rc == STK_OK && disabled) {
-        rc = store_sessions_delete_for_user(db, u.id, err);
-    }
-    if (rc == STK_OK) {
-        rc = audit(db, by, disabled ? "user.disable" : "user.enable", u.username, NULL, err);
-    }
-    if (rc == STK_OK) {
-        rc = store_users_get(db, u.id, out, err);
-    }
-    rc = finish(db, rc, err);
-    if (rc == STK_ECONFLICT) {
-        audit_refusal(db, by, "user.disable", username, err ? err->msg : "refused");
-    }
-    sodium_memzero(out->password_hash, sizeof(out->password_hash));
-    return rc;
-}
-
-enum stk_err svc_users_set_password(struct db *db, const struct actor *by, const char *username,
-                                    const char *password, size_t len, struct stk_error *err)
-{
-    enum stk_err rc = svc_auth_password_ok(password, len, err);
-    if (rc != STK_OK) {
-        return rc;
-    }
-    char hash[STK_PASSWORD_HASH_MAX];
-    if (stk_crypto_password_hash(password, len, hash) != STK_OK) {
-        return stk_error_set(err, STK_ENOMEM, "could not hash the password");
-    }
+    const char *refused_action = NULL;
     rc = db_begin(db, err);
     if (rc != STK_OK) {
         goto out;
     }
     struct user u;
+    struct role r;
+    memset(&r, 0, sizeof(r));
+    long long now = now_s();
     rc = store_users_get_by_name(db, username, &u, err);
-    if (rc == STK_OK) {
-        rc = store_users_set_password(db, u.id, hash, now_s(), err);
+    if (rc == STK_OK && c->role != NULL) {
+        rc = store_roles_get_by_name(db, c->role, &r, err);
     }
     if (rc == STK_OK) {
+        unsigned perms = c->role != NULL ? r.perms : u.perms;
+        int disabled = c->set_disabled ? c->disabled : u.disabled;
+        rc = guard_last_admin(db, &u, perms, disabled, err);
+        if (rc == STK_ECONFLICT) {
+            refused_action = c->set_disabled && c->disabled ? "user.disable" : "user.set_role";
+        }
+    }
+    if (rc == STK_OK && c->role != NULL) {
+        rc = store_users_set_role(db, u.id, r.id, now, err);
+        if (rc == STK_OK) {
+            rc = audit(db, by, "user.set_role", u.username,
+                       json_pack("{s:s, s:s}", "from", u.role, "to", r.name), err);
+        }
+    }
+    if (rc == STK_OK && c->set_disabled) {
+        rc = store_users_set_disabled(db, u.id, c->disabled, now, err);
+        if (rc == STK_OK) {
+            rc = audit(db, by, c->disabled ? "user.disable" : "user.enable", u.username, NULL,
+                       err);
+        }
+    }
+    if (rc == STK_OK && c->password != NULL) {
+        rc = store_users_set_password(db, u.id, hash, now, err);
+        if (rc == STK_OK) {
+            rc = audit(db, by, "user.set_password", u.username, NULL, err);
+        }
+    }
+    /* A new role, being disabled and a new password all end the user's
+     * sessions at once; enabling does not need to. */
+    if (rc == STK_OK && (c->role != NULL || (c->set_disabled && c->disabled) || c->password)) {
         rc = store_sessions_delete_for_user(db, u.id, err);
     }
     if (rc == STK_OK) {
-        rc = audit(db, by, "user.set_password", u.username, NULL, err);
+        rc = store_users_get(db, u.id, out, err);
     }
     rc = finish(db, rc, err);
+    if (refused_action != NULL) {
+        audit_refusal(db, by, refused_action, username, err ? err->msg : "refused");
+    }
 out:
     sodium_memzero(hash, sizeof(hash));
+    sodium_memzero(out->password_hash, sizeof(out->password_hash));
     return rc;
+}
+
+enum stk_err svc_users_set_role(struct db *db, const struct actor *by, const char *username,
+                                const char *role, struct user *out, struct stk_error *err)
+{
+    struct user_change c = {.role = role};
+    return svc_users_update(db, by, username, &c, out, err);
+}
+
+enum stk_err svc_users_set_disabled(struct db *db, const struct actor *by, const char *username,
+                                    int disabled, struct user *out, struct stk_error *err)
+{
+    struct user_change c = {.set_disabled = 1, .disabled = disabled ? 1 : 0};
+    return svc_users_update(db, by, username, &c, out, err);
+}
+
+enum stk_err svc_users_set_password(struct db *db, const struct actor *by, const char *username,
+                                    const char *password, size_t len, struct stk_error *err)
+{
+    struct user_change c = {.password = password, .password_len = len};
+    struct user u;
+    return svc_users_update(db, by, username, &c, &u, err);
 }
 
 enum stk_err svc_users_change_own_password(struct db *db, const struct actor *by, long long user_id,
@@ -367,6 +366,9 @@ enum stk_err svc_tokens_revoke(struct db *db, const struct actor *by, long long 
 enum stk_err svc_parse_ttl(const char *s, long long *seconds, struct stk_error *err)
 {
     *seconds = 0;
+    if (!isdigit((unsigned char)s[0])) {
+        return stk_error_set(err, STK_EINVAL, "ttl must be a positive number with s, m, h or d");
+    }
     char *end = NULL;
     errno = 0;
     long long n = strtoll(s, &end, 10);

@@ -19,9 +19,25 @@ enum stk_err svc_users_create(struct db *db, const struct actor *by, const char 
 enum stk_err svc_users_bootstrap_admin(struct db *db, char password_out[32], int *created,
                                        struct stk_error *err);
 
-/* Changes that end every session of the user at once: a new role, being
- * disabled, a new password. Refuses (STK_ECONFLICT) to leave no enabled
- * admin. */
+/* What svc_users_update() changes; NULL / 0 members are left alone. */
+struct user_change {
+    const char *role;
+    int set_disabled; /* apply `disabled` */
+    int disabled;
+    const char *password;
+    size_t password_len;
+};
+
+/* Applies every change in `c` in one transaction, or none of them. A new
+ * role, being disabled and a new password end every session of the user at
+ * once. Refuses (STK_ECONFLICT) to leave no enabled admin; STK_ENOTFOUND
+ * for an unknown user or role; STK_EINVAL for a bad password or an empty
+ * change. Each change is audited. */
+enum stk_err svc_users_update(struct db *db, const struct actor *by, const char *username,
+                              const struct user_change *c, struct user *out,
+                              struct stk_error *err);
+
+/* One-change shorthands for svc_users_update(). */
 enum stk_err svc_users_set_role(struct db *db, const struct actor *by, const char *username,
                                 const char *role, struct user *out, struct stk_error *err);
 enum stk_err svc_users_set_disabled(struct db *db, const struct actor *by, const char *username,
