@@ -1,6 +1,7 @@
 #include "db.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,4 +183,47 @@ void db_rollback(struct db *db)
 enum stk_err db_checkpoint(struct db *db, struct stk_error *err)
 {
     return exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+}
+
+enum stk_err db_collect(struct db *db, sqlite3_stmt *st, size_t elem_size,
+                        void (*row)(sqlite3_stmt *st, void *elem), void **out, size_t *count,
+                        const char *what, struct stk_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    enum stk_err rc = STK_OK;
+    char *items = NULL;
+    size_t n = 0, cap = 0;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char *grown = realloc(items, cap * elem_size);
+            if (grown == NULL) {
+                rc = stk_error_set(err, STK_ENOMEM, "out of memory");
+                goto out;
+            }
+            items = grown;
+        }
+        row(st, items + n * elem_size);
+        n++;
+    }
+    if (src != SQLITE_DONE) {
+        rc = db_fail(db, src, what, err);
+    }
+out:
+    db_done(st);
+    if (rc != STK_OK) {
+        free(items);
+        return rc;
+    }
+    *out = items;
+    *count = n;
+    return STK_OK;
+}
+
+void db_column_copy(sqlite3_stmt *st, int col, char *dst, size_t n)
+{
+    const char *s = (const char *)sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", s ? s : "");
 }

@@ -42,6 +42,18 @@ void db_rollback(struct db *db);
 /* Runs PRAGMA wal_checkpoint(TRUNCATE). */
 enum stk_err db_checkpoint(struct db *db, struct stk_error *err);
 
+/* Steps `st` (bound by the caller) to its end and collects every row into
+ * a new array of `elem_size` elements, each filled by `row`. Resets `st`
+ * either way. Caller owns `*out` (free()); on failure it is NULL and
+ * `*count` 0. `what` names the query in the error message. */
+enum stk_err db_collect(struct db *db, sqlite3_stmt *st, size_t elem_size,
+                        void (*row)(sqlite3_stmt *st, void *elem), void **out, size_t *count,
+                        const char *what, struct stk_error *err);
+
+/* Copies text column `col` into `dst` (size `n`, always terminated; NULL
+ * becomes ""). */
+void db_column_copy(sqlite3_stmt *st, int col, char *dst, size_t n);
+
 /* Translates an SQLite result code (STYLE: once, at the boundary). */
 enum stk_err store_err_from_sqlite(int rc);
 

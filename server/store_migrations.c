@@ -40,13 +40,13 @@ enum stk_err store_migrations_ensure(struct db *db, struct stk_error *err)
     return STK_OK;
 }
 
-static void row_to_applied(sqlite3_stmt *st, struct applied_migration *m)
+/* Fills one element of a db_collect() array. */
+static void row_to_applied(sqlite3_stmt *st, void *elem)
 {
+    struct applied_migration *m = elem;
     m->version = sqlite3_column_int(st, 0);
-    const char *name = (const char *)sqlite3_column_text(st, 1);
-    const char *sum = (const char *)sqlite3_column_text(st, 2);
-    snprintf(m->name, sizeof(m->name), "%s", name ? name : "");
-    snprintf(m->checksum, sizeof(m->checksum), "%s", sum ? sum : "");
+    db_column_copy(st, 1, m->name, sizeof(m->name));
+    db_column_copy(st, 2, m->checksum, sizeof(m->checksum));
 }
 
 enum stk_err store_migrations_list(struct db *db, struct applied_migration **out, size_t *count,
@@ -54,38 +54,12 @@ enum stk_err store_migrations_list(struct db *db, struct applied_migration **out
 {
     *out = NULL;
     *count = 0;
-    enum stk_err rc = STK_OK;
-    struct applied_migration *items = NULL;
-    size_t n = 0, cap = 0;
     sqlite3_stmt *st = db_stmt(db, sql[SQL_LIST], err);
     if (st == NULL) {
         return err ? err->code : STK_EDB;
     }
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct applied_migration *grown = realloc(items, cap * sizeof(*items));
-            if (grown == NULL) {
-                rc = stk_error_set(err, STK_ENOMEM, "out of memory");
-                goto out;
-            }
-            items = grown;
-        }
-        row_to_applied(st, &items[n++]);
-    }
-    if (src != SQLITE_DONE) {
-        rc = db_fail(db, src, "reading schema_migrations", err);
-    }
-out:
-    db_done(st);
-    if (rc != STK_OK) {
-        free(items);
-        return rc;
-    }
-    *out = items;
-    *count = n;
-    return STK_OK;
+    return db_collect(db, st, sizeof(struct applied_migration), row_to_applied, (void **)out,
+                      count, "reading schema_migrations", err);
 }
 
 /* sqlite3 authorizer: refuses BEGIN, COMMIT/END and ROLLBACK and notes it

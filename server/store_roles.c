@@ -26,14 +26,14 @@ static const char *const sql[SQL_N_] = {
                   " SELECT ?1, name FROM permissions WHERE (bit & ?2) != 0",
 };
 
-static void row_to_role(sqlite3_stmt *st, struct role *r)
+/* Fills one element of a db_collect() array. */
+static void row_to_role(sqlite3_stmt *st, void *elem)
 {
+    struct role *r = elem;
     memset(r, 0, sizeof(*r));
     r->id = sqlite3_column_int64(st, 0);
-    const char *name = (const char *)sqlite3_column_text(st, 1);
-    const char *desc = (const char *)sqlite3_column_text(st, 2);
-    snprintf(r->name, sizeof(r->name), "%s", name ? name : "");
-    snprintf(r->description, sizeof(r->description), "%s", desc ? desc : "");
+    db_column_copy(st, 1, r->name, sizeof(r->name));
+    db_column_copy(st, 2, r->description, sizeof(r->description));
     r->builtin = sqlite3_column_int(st, 3);
     r->perms = (unsigned)sqlite3_column_int64(st, 4);
 }
@@ -69,34 +69,7 @@ enum stk_err store_roles_list(struct db *db, struct role **out, size_t *count,
     if (st == NULL) {
         return err ? err->code : STK_EDB;
     }
-    enum stk_err rc = STK_OK;
-    struct role *items = NULL;
-    size_t n = 0, cap = 0;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            struct role *grown = realloc(items, cap * sizeof(*grown));
-            if (grown == NULL) {
-                rc = stk_error_set(err, STK_ENOMEM, "out of memory");
-                goto out;
-            }
-            items = grown;
-        }
-        row_to_role(st, &items[n++]);
-    }
-    if (src != SQLITE_DONE) {
-        rc = db_fail(db, src, "listing roles", err);
-    }
-out:
-    db_done(st);
-    if (rc != STK_OK) {
-        free(items);
-        return rc;
-    }
-    *out = items;
-    *count = n;
-    return STK_OK;
+    return db_collect(db, st, sizeof(struct role), row_to_role, (void **)out, count, "listing roles", err);
 }
 
 enum stk_err store_roles_insert(struct db *db, const char *name, const char *description,

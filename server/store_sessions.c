@@ -29,24 +29,18 @@ static const char *const sql[SQL_N_] = {
     [SQL_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at < ?2",
 };
 
-static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int i)
-{
-    const char *s = (const char *)sqlite3_column_text(st, i);
-    snprintf(dst, n, "%s", s ? s : "");
-}
-
 static void row_to_session(sqlite3_stmt *st, struct session *s)
 {
     memset(s, 0, sizeof(*s));
     s->id = sqlite3_column_int64(st, 0);
     s->user_id = sqlite3_column_int64(st, 1);
-    copy_text(s->csrf_token, sizeof(s->csrf_token), st, 2);
+    db_column_copy(st, 2, s->csrf_token, sizeof(s->csrf_token));
     s->last_seen_at = sqlite3_column_int64(st, 3);
     s->expires_at = sqlite3_column_int64(st, 4);
     s->user.id = s->user_id;
-    copy_text(s->user.username, sizeof(s->user.username), st, 5);
+    db_column_copy(st, 5, s->user.username, sizeof(s->user.username));
     s->user.role_id = sqlite3_column_int64(st, 6);
-    copy_text(s->user.role, sizeof(s->user.role), st, 7);
+    db_column_copy(st, 7, s->user.role, sizeof(s->user.role));
     s->user.disabled = sqlite3_column_int(st, 8);
     s->user.perms = (unsigned)sqlite3_column_int64(st, 9);
 }

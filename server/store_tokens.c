@@ -29,21 +29,17 @@ static const char *const sql[SQL_N_] = {
     [SQL_TOUCH] = "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
 };
 
-static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int i)
+/* Fills one element of a db_collect() array. */
+static void row_to_token(sqlite3_stmt *st, void *elem)
 {
-    const char *s = (const char *)sqlite3_column_text(st, i);
-    snprintf(dst, n, "%s", s ? s : "");
-}
-
-static void row_to_token(sqlite3_stmt *st, struct api_token *t)
-{
+    struct api_token *t = elem;
     memset(t, 0, sizeof(*t));
     t->id = sqlite3_column_int64(st, 0);
-    copy_text(t->name, sizeof(t->name), st, 1);
-    copy_text(t->prefix, sizeof(t->prefix), st, 2);
+    db_column_copy(st, 1, t->name, sizeof(t->name));
+    db_column_copy(st, 2, t->prefix, sizeof(t->prefix));
     t->perms = (unsigned)sqlite3_column_int64(st, 3);
-    copy_text(t->cluster, sizeof(t->cluster), st, 4);
-    copy_text(t->created_by, sizeof(t->created_by), st, 5);
+    db_column_copy(st, 4, t->cluster, sizeof(t->cluster));
+    db_column_copy(st, 5, t->created_by, sizeof(t->created_by));
     t->created_at = sqlite3_column_int64(st, 6);
     t->expires_at = sqlite3_column_int64(st, 7);
     t->revoked_at = sqlite3_column_int64(st, 8);
@@ -126,34 +122,7 @@ enum stk_err store_tokens_list(struct db *db, struct api_token **out, size_t *co
     if (st == NULL) {
         return err ? err->code : STK_EDB;
     }
-    enum stk_err rc = STK_OK;
-    struct api_token *items = NULL;
-    size_t n = 0, cap = 0;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct api_token *grown = realloc(items, cap * sizeof(*grown));
-            if (grown == NULL) {
-                rc = stk_error_set(err, STK_ENOMEM, "out of memory");
-                goto out;
-            }
-            items = grown;
-        }
-        row_to_token(st, &items[n++]);
-    }
-    if (src != SQLITE_DONE) {
-        rc = db_fail(db, src, "listing tokens", err);
-    }
-out:
-    db_done(st);
-    if (rc != STK_OK) {
-        free(items);
-        return rc;
-    }
-    *out = items;
-    *count = n;
-    return STK_OK;
+    return db_collect(db, st, sizeof(struct api_token), row_to_token, (void **)out, count, "listing tokens", err);
 }
 
 enum stk_err store_tokens_revoke(struct db *db, long long id, long long now, struct api_token *out,

@@ -42,23 +42,19 @@ static const char *const sql[SQL_N_] = {
         " WHERE rp.role_id = u.role_id AND p.bit = ?)",
 };
 
-static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int i)
+/* Fills one element of a db_collect() array. */
+static void row_to_user(sqlite3_stmt *st, void *elem)
 {
-    const char *s = (const char *)sqlite3_column_text(st, i);
-    snprintf(dst, n, "%s", s ? s : "");
-}
-
-static void row_to_user(sqlite3_stmt *st, struct user *u)
-{
+    struct user *u = elem;
     memset(u, 0, sizeof(*u));
     u->id = sqlite3_column_int64(st, 0);
-    copy_text(u->username, sizeof(u->username), st, 1);
+    db_column_copy(st, 1, u->username, sizeof(u->username));
     u->role_id = sqlite3_column_int64(st, 2);
-    copy_text(u->role, sizeof(u->role), st, 3);
+    db_column_copy(st, 3, u->role, sizeof(u->role));
     u->disabled = sqlite3_column_int(st, 4);
     u->created_at = sqlite3_column_int64(st, 5);
     u->last_login_at = sqlite3_column_int64(st, 6);
-    copy_text(u->password_hash, sizeof(u->password_hash), st, 7);
+    db_column_copy(st, 7, u->password_hash, sizeof(u->password_hash));
     u->perms = (unsigned)sqlite3_column_int64(st, 8);
 }
 
@@ -166,34 +162,7 @@ enum stk_err store_users_list(struct db *db, struct user **out, size_t *count,
     if (st == NULL) {
         return err ? err->code : STK_EDB;
     }
-    enum stk_err rc = STK_OK;
-    struct user *items = NULL;
-    size_t n = 0, cap = 0;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct user *grown = realloc(items, cap * sizeof(*grown));
-            if (grown == NULL) {
-                rc = stk_error_set(err, STK_ENOMEM, "out of memory");
-                goto out;
-            }
-            items = grown;
-        }
-        row_to_user(st, &items[n++]);
-    }
-    if (src != SQLITE_DONE) {
-        rc = db_fail(db, src, "listing users", err);
-    }
-out:
-    db_done(st);
-    if (rc != STK_OK) {
-        free(items);
-        return rc;
-    }
-    *out = items;
-    *count = n;
-    return STK_OK;
+    return db_collect(db, st, sizeof(struct user), row_to_user, (void **)out, count, "listing users", err);
 }
 
 static enum stk_err update(struct db *db, int which, long long id, long long v_int,
