@@ -35,3 +35,54 @@ export function permissions(doc = document) {
   const v = doc.body.dataset.permissions || '';
   return new Set(v.split(',').filter(Boolean));
 }
+
+/** Labels of the permissions, as the server names them in refusals. */
+export const PERMISSION_LABELS = {
+  'alerts:read': 'Alerts: Read',
+  'alerts:manage': 'Alerts: Manage',
+  'response:read': 'Response: Read',
+  'response:manage': 'Response: Manage',
+  admin: 'Administration',
+};
+
+/**
+ * The first permission of `required` (a list of names) that `have` lacks,
+ * as the refusal the server would give ("Requires Response: Manage"), or
+ * null when nothing is missing. Response: Manage also needs Alerts: Manage
+ * (SPEC 5), exactly as svc_auth_allows() decides on the server.
+ */
+export function missingPermission(required, have) {
+  const need = [...required];
+  if (need.includes('response:manage') && !need.includes('alerts:manage')) need.push('alerts:manage');
+  for (const p of need) {
+    if (!have.has(p)) return `Requires ${PERMISSION_LABELS[p] || p}`;
+  }
+  return null;
+}
+
+/**
+ * Greys out every control marked data-requires="perm[,perm]" that the
+ * signed-in user may not use, and says why: the reason goes into the
+ * title, into aria-describedby, and into a visible .requires-reason note
+ * after the control. The server refuses such requests anyway; this only
+ * spares the user the round trip.
+ */
+export function applyPermissionGates(root = document, have = permissions(root.ownerDocument || root)) {
+  for (const ctl of root.querySelectorAll('[data-requires]')) {
+    const required = ctl.dataset.requires.split(',').map((s) => s.trim()).filter(Boolean);
+    const reason = missingPermission(required, have);
+    if (!reason) continue;
+    ctl.disabled = true;
+    ctl.setAttribute('aria-disabled', 'true');
+    ctl.title = reason;
+    let note = ctl.nextElementSibling;
+    if (!note || !note.classList.contains('requires-reason')) {
+      note = (root.ownerDocument || root).createElement('span');
+      note.className = 'requires-reason';
+      note.id = `requires-${Math.random().toString(36).slice(2, 10)}`;
+      ctl.after(note);
+    }
+    note.textContent = reason;
+    ctl.setAttribute('aria-describedby', note.id);
+  }
+}

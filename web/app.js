@@ -1,6 +1,6 @@
 // Stockade console entry module: loaded by every page of the shell.
 // Pages are server-rendered; this module adds behaviour on top.
-import { api } from './api.js';
+import { api, applyPermissionGates } from './api.js';
 
 /** Marks the navigation entry for the current path. */
 export function markCurrentNav(doc = document) {
@@ -36,3 +36,4 @@ window.addEventListener('pageshow', (ev) => {
 
 markCurrentNav();
 wireSignOut();
+applyPermissionGates();
