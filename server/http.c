@@ -107,8 +107,33 @@ static const char *reason_phrase(int status)
  * (Connection: close, or HTTP/1.0 without keep-alive), the server is
  * shutting down, or the request has a body we did not read, which civetweb
  * would otherwise have to drain. */
+static int has_unread_body(struct http_req *r)
+{
+    if (r->body_consumed) {
+        return 0;
+    }
+    long long cl = r->ri->content_length;
+    const char *te = mg_get_header(r->conn, "Transfer-Encoding");
+    return cl > 0 || (te != NULL && strcasecmp(te, "identity") != 0);
+}
+
+/* Both Content-Length and Transfer-Encoding, or several Content-Length
+ * headers: the body's end is open to interpretation. */
+static int ambiguous_length(struct http_req *r)
+{
+    int lengths = 0, encodings = 0;
+    for (int i = 0; i < r->ri->num_headers; i++) {
+        lengths += strcasecmp(r->ri->http_headers[i].name, "Content-Length") == 0;
+        encodings += strcasecmp(r->ri->http_headers[i].name, "Transfer-Encoding") == 0;
+    }
+    return lengths > 1 || encodings > 1 || (lengths && encodings);
+}
+
 static int must_close(struct http_req *r)
 {
+    if (ambiguous_length(r)) {
+        return 1;
+    }
     const char *conn = mg_get_header(r->conn, "Connection");
     if (conn != NULL && strcasestr(conn, "close") != NULL) {
         return 1;
@@ -120,12 +145,7 @@ static int must_close(struct http_req *r)
     if (atomic_load(&r->app->draining)) {
         return 1;
     }
-    if (r->body_consumed) {
-        return 0;
-    }
-    long long cl = r->ri->content_length;
-    const char *te = mg_get_header(r->conn, "Transfer-Encoding");
-    return cl > 0 || (te != NULL && strcasecmp(te, "identity") != 0);
+    return has_unread_body(r);
 }
 
 /* mg_write() until everything is out; returns the bytes written. */
@@ -143,45 +163,106 @@ static size_t write_all(struct mg_connection *conn, const char *p, size_t len)
     return done;
 }
 
+/* Reads and throws away a request body the handler did not read, up to
+ * DRAIN_MAX bytes, so that the answer can keep the connection and a client
+ * (or a proxy) still sending the body does not see its write fail. Returns
+ * 1 when the body was fully drained. */
+#define DRAIN_MAX (32LL * 1024 * 1024)
+static int drain_body(struct http_req *r)
+{
+    long long cl = r->ri->content_length;
+    if (cl > DRAIN_MAX) {
+        return 0;
+    }
+    char sink[16384];
+    long long total = 0;
+    for (;;) {
+        int n = mg_read(r->conn, sink, sizeof(sink));
+        if (n < 0) {
+            return 0;
+        }
+        if (n == 0) {
+            break;
+        }
+        total += n;
+        if (total > DRAIN_MAX) {
+            return 0;
+        }
+    }
+    r->body_consumed = 1;
+    return 1;
+}
+
+/* Appends `n` bytes to the response head at `*at`, if they fit in `end`. */
+static int put(char **at, const char *end, const char *s, size_t n)
+{
+    if ((size_t)(end - *at) < n) {
+        return 0;
+    }
+    memcpy(*at, s, n);
+    *at += n;
+    return 1;
+}
+
 int http_reply(struct http_req *r, int status, const char *ctype, const char *extra_headers,
                const void *body, size_t len)
 {
+    /* Only an unambiguous body is drained: one Content-Length, no
+     * Transfer-Encoding (request smuggling), on a method that carries a
+     * body. Anything else closes the connection instead. */
+    if (has_unread_body(r) && !ambiguous_length(r) && strcmp(r->method, "GET") != 0 &&
+        !r->is_head) {
+        drain_body(r);
+    }
     int close = must_close(r);
     if (close) {
         mg_disable_connection_keep_alive(r->conn);
     }
     /* Status line, headers and a small body leave in one write: with
-     * TCP_NODELAY each separate write would be its own packet. A large body
-     * is written on its own rather than copied. */
-    struct buf out;
-    buf_init(&out, (size_t)-1 / 2);
-    char length[48] = "";
-    /* 304 and 204 carry no body and no Content-Length (RFC 9110 8.6). */
-    if (status != 304 && status != 204) {
-        snprintf(length, sizeof(length), "Content-Length: %zu\r\n", len);
-    }
-    enum stk_err rc = buf_printf(&out,
-                                 "HTTP/1.1 %d %s\r\n"
-                                 "%s"
-                                 "Content-Type: %s\r\n"
-                                 "%s"
-                                 "Connection: %s\r\n"
-                                 "%s\r\n",
-                                 status, reason_phrase(status), http_security_headers,
-                                 ctype ? ctype : "application/octet-stream", length,
-                                 close ? "close" : "keep-alive", extra_headers ? extra_headers : "");
+     * TCP_NODELAY each separate write would be its own packet. The head is
+     * assembled with memcpy (this runs for every request); a large body is
+     * written on its own rather than copied. */
     int send_body = !r->is_head && len > 0 && status != 304 && status != 204;
     int inline_body = send_body && len <= 64 * 1024;
-    if (rc == STK_OK && inline_body) {
-        rc = buf_append(&out, body, len);
+    size_t extra = extra_headers ? strlen(extra_headers) : 0;
+    const char *type = ctype ? ctype : "application/octet-stream";
+    size_t cap = 1024 + strlen(http_security_headers) + strlen(type) + extra +
+                 (inline_body ? len : 0);
+    char stack[16384];
+    char *head = cap <= sizeof(stack) ? stack : malloc(cap);
+    if (head == NULL) {
+        r->status = 500;
+        return 500;
     }
-    if (rc == STK_OK) {
-        r->bytes_out += write_all(r->conn, out.data, out.len);
+    char *at = head;
+    const char *end = head + cap;
+    char line[96];
+    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
+    int ok = put(&at, end, line, (size_t)n) &&
+             put(&at, end, http_security_headers, strlen(http_security_headers)) &&
+             put(&at, end, "Content-Type: ", 14) && put(&at, end, type, strlen(type)) &&
+             put(&at, end, "\r\n", 2);
+    /* 304 and 204 carry no body and no Content-Length (RFC 9110 8.6). */
+    if (ok && status != 304 && status != 204) {
+        n = snprintf(line, sizeof(line), "Content-Length: %zu\r\n", len);
+        ok = put(&at, end, line, (size_t)n);
+    }
+    static const char keep[] = "Connection: keep-alive\r\n";
+    static const char shut[] = "Connection: close\r\n";
+    ok = ok && (close ? put(&at, end, shut, sizeof(shut) - 1) : put(&at, end, keep, sizeof(keep) - 1));
+    ok = ok && put(&at, end, extra_headers ? extra_headers : "", extra) && put(&at, end, "\r\n", 2);
+    if (ok && inline_body) {
+        ok = put(&at, end, body, len);
+    }
+    if (ok) {
+        r->bytes_out += write_all(r->conn, head, (size_t)(at - head));
         if (send_body && !inline_body) {
             r->bytes_out += write_all(r->conn, body, len);
         }
     }
-    buf_release(&out);
+    if (head != stack) {
+        free(head);
+    }
     r->status = status;
     return status;
 }
