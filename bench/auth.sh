@@ -46,6 +46,12 @@ trap 'exit 130' INT TERM
 
 printf 'bench-admin-pw\n' | "$BIN" user add benchadmin --role admin --password-stdin \
     --db "$TMP/stockade.db" >/dev/null
+# Sign-ins are checked one at a time per user name (parallel guesses at one
+# account are refused), so the sign-in rate is measured over many users.
+for i in $(seq 1 32); do
+    printf 'bench-user-pw-%s\n' "$i" | "$BIN" user add "bench$i" --role viewer --password-stdin \
+        --db "$TMP/stockade.db" >/dev/null
+done
 "$BIN" serve --listen 127.0.0.1:0 --db "$TMP/stockade.db" --data-dir "$TMP" \
     --assets-dir "$REPO" --log-level warn >"$TMP/out" 2>"$TMP/err" &
 PID=$!
@@ -116,9 +122,21 @@ cell cookie "$CONNS" "Cookie: $COOKIE"
 cell noauth2 "$CONNS" "X-Bench-Noauth: 1"
 
 cat >"$TMP/login.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"username":"benchadmin","password":"bench-admin-pw"}'
-wrk.headers["Content-Type"] = "application/json"
+-- Each wrk thread cycles through its own 16 of the 32 users, so no two
+-- requests in flight name the same user.
+local counter = 0
+local base = 0
+local threads = 0
+function setup(thread)
+    thread:set("base", threads * 16)
+    threads = threads + 1
+end
+function request()
+    counter = counter + 1
+    local n = (base or 0) + (counter % 16) + 1
+    local body = string.format('{"username":"bench%d","password":"bench-user-pw-%d"}', n, n)
+    return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
 LUA
 PATHNAME=/api/v1/auth/login
 cell login "$LOGIN_CONNS" "" "$TMP/login.lua"

@@ -12,6 +12,8 @@
 struct mg_context;
 struct tmpl_set;
 struct static_files;
+struct login_gate;
+struct session_cache;
 
 struct app {
     struct config cfg;
@@ -20,6 +22,8 @@ struct app {
     struct mg_context *http;      /* civetweb, NULL until started */
     struct tmpl_set *templates;   /* parsed templates/, read-only after start */
     struct static_files *statics; /* /static and /web file server */
+    struct login_gate *login_gate; /* password checks in flight */
+    struct session_cache *sessions; /* resolved sessions, for a second */
     time_t started_at;
     char listen_url[160];         /* http://ADDR:PORT actually bound */
     atomic_int inflight;          /* requests inside the dispatcher */

@@ -112,6 +112,14 @@ long long http_parse_id(const char *s);
  * request bodies: an unknown key is an error). */
 int http_json_keys_ok(const json_t *obj, const char *const *keys, size_t n);
 
+/* Sessions resolved within the last second (http_auth.c). */
+struct session_cache;
+enum stk_err http_session_cache_new(struct session_cache **out);
+void http_session_cache_free(struct session_cache *c);
+/* Forgets every cached session at once; call after any change that ends
+ * or alters sessions. Accepts NULL. */
+void http_session_cache_invalidate(struct session_cache *c);
+
 /* The client's address as text. */
 const char *http_remote(const struct http_req *r);
 

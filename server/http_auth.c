@@ -6,11 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "app.h"
 #include "http.h"
 #include "http_handlers.h"
 #include "log.h"
+#include "stk_crypto.h"
 #include "svc_auth.h"
 #include "svc_users.h"
 
@@ -20,6 +24,7 @@ void http_auth_policy(const struct http_req *r, struct auth_policy *out)
 {
     out->session_idle_s = r->app->cfg.session_idle_s;
     out->session_max_s = r->app->cfg.session_max_s;
+    out->gate = r->app->login_gate;
 }
 
 const char *http_remote(const struct http_req *r)
@@ -30,6 +35,107 @@ const char *http_remote(const struct http_req *r)
 static int reply_401(struct http_req *r, const char *message)
 {
     return http_reply_error_status(r, 401, "unauthorized", message);
+}
+
+/* ---- the session cache ----
+ * A session check costs a database read transaction per request (the WAL
+ * read lock is most of it). Resolved sessions are kept for at most
+ * SESSION_CACHE_MS. Every change that ends or alters sessions inside this
+ * process (sign-out, user and password changes) bumps the epoch, which
+ * empties the cache at once; a change made by another process (the CLI)
+ * is seen within SESSION_CACHE_MS. */
+#define SESSION_CACHE_SLOTS 4096
+#define SESSION_CACHE_MS 1000
+
+struct cached_session {
+    char key[65]; /* hex hash of the token; "" when empty */
+    struct principal who;
+    long long until_ms;
+    unsigned epoch;
+};
+
+struct session_cache {
+    pthread_mutex_t lock;
+    atomic_uint epoch;
+    struct cached_session slots[SESSION_CACHE_SLOTS];
+};
+
+enum stk_err http_session_cache_new(struct session_cache **out)
+{
+    *out = calloc(1, sizeof(**out));
+    if (*out == NULL) {
+        return STK_ENOMEM;
+    }
+    pthread_mutex_init(&(*out)->lock, NULL);
+    return STK_OK;
+}
+
+void http_session_cache_free(struct session_cache *c)
+{
+    if (c != NULL) {
+        sodium_memzero(c->slots, sizeof(c->slots));
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+    }
+}
+
+void http_session_cache_invalidate(struct session_cache *c)
+{
+    if (c != NULL) {
+        atomic_fetch_add(&c->epoch, 1);
+    }
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct cached_session *cache_slot(struct session_cache *c, const char *key)
+{
+    /* The key is a hash already: its first hex digits spread well. */
+    unsigned h = 0;
+    for (int i = 0; i < 8; i++) {
+        char d = key[i];
+        h = h * 16 + (unsigned)(d <= '9' ? d - '0' : d - 'a' + 10);
+    }
+    return &c->slots[h % SESSION_CACHE_SLOTS];
+}
+
+static int session_cache_get(struct session_cache *c, const char *key, struct principal *out)
+{
+    if (c == NULL) {
+        return 0;
+    }
+    int hit = 0;
+    unsigned epoch = atomic_load(&c->epoch);
+    pthread_mutex_lock(&c->lock);
+    struct cached_session *s = cache_slot(c, key);
+    if (s->epoch == epoch && s->until_ms > mono_ms() && strcmp(s->key, key) == 0) {
+        *out = s->who;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+static void session_cache_put(struct session_cache *c, const char *key, const struct principal *who)
+{
+    if (c == NULL) {
+        return;
+    }
+    unsigned epoch = atomic_load(&c->epoch);
+    pthread_mutex_lock(&c->lock);
+    struct cached_session *s = cache_slot(c, key);
+    memcpy(s->key, key, sizeof(s->key));
+    s->who = *who;
+    /* Never past the session's own absolute end. */
+    long long left_ms = (who->expires_at - (long long)time(NULL)) * 1000;
+    s->until_ms = mono_ms() + (left_ms < SESSION_CACHE_MS ? left_ms : SESSION_CACHE_MS);
+    s->epoch = epoch;
+    pthread_mutex_unlock(&c->lock);
 }
 
 int http_identify(struct http_req *r)
@@ -64,10 +170,19 @@ int http_identify(struct http_req *r)
     if (cookies == NULL || mg_get_cookie(cookies, SESSION_COOKIE, token, sizeof(token)) <= 0) {
         return 0;
     }
+    char key[65];
+    stk_crypto_hash_hex(token, strlen(token), key);
+    if (session_cache_get(r->app->sessions, key, &r->who)) {
+        sodium_memzero(token, sizeof(token));
+        return 0;
+    }
     struct auth_policy pol;
     http_auth_policy(r, &pol);
     enum stk_err rc = r->db ? svc_auth_session(r->db, &pol, token, &r->who, &err) : STK_EDB;
     sodium_memzero(token, sizeof(token));
+    if (rc == STK_OK) {
+        session_cache_put(r->app->sessions, key, &r->who);
+    }
     if (rc != STK_OK && rc != STK_EAUTH) {
         log_event(STK_LOG_ERROR, "auth_failed", "error=\"%s\"", err.msg);
         return http_reply_error(r, STK_EINTERNAL, "could not check the session");
@@ -173,6 +288,7 @@ int http_auth_logout(struct http_req *r)
 {
     struct stk_error err;
     stk_error_clear(&err);
+    http_session_cache_invalidate(r->app->sessions);
     if (r->who.kind == PRINCIPAL_USER &&
         svc_auth_logout(r->db, &r->who, http_remote(r), &err) != STK_OK) {
         log_event(STK_LOG_ERROR, "logout_failed", "error=\"%s\"", err.msg);
@@ -215,6 +331,7 @@ int http_auth_password(struct http_req *r)
     stk_error_clear(&err);
     enum stk_err rc =
         svc_users_change_own_password(r->db, &by, r->who.id, cur, clen, pw, nlen, &err);
+    http_session_cache_invalidate(r->app->sessions);
     sodium_memzero((char *)cur, clen);
     sodium_memzero((char *)pw, nlen);
     json_decref(in);

@@ -44,6 +44,7 @@ struct principal {
     char role[STK_NAME_MAX + 1]; /* users only */
     unsigned perms;        /* PERMBIT_* mask */
     long long session_id;  /* users only */
+    long long expires_at;  /* users: the session's absolute end (epoch s) */
     char csrf_token[64];   /* users only */
     char cluster[STK_NAME_MAX + 1]; /* tokens bound to a cluster, else "" */
 };

@@ -305,6 +305,11 @@ static int cmd_serve(struct app *app)
         fprintf(stderr, "stockade: templates: %s\n", err.msg);
         goto out;
     }
+    if (svc_auth_gate_new(&app->login_gate) != STK_OK ||
+        http_session_cache_new(&app->sessions) != STK_OK) {
+        fprintf(stderr, "stockade: out of memory\n");
+        goto out;
+    }
     if (http_static_new(app->cfg.assets_dir, &app->statics, &err) != STK_OK) {
         fprintf(stderr, "stockade: static files: %s\n", err.msg);
         goto out;
@@ -396,6 +401,10 @@ out:
     app->templates = NULL;
     http_static_free(app->statics);
     app->statics = NULL;
+    svc_auth_gate_free(app->login_gate);
+    app->login_gate = NULL;
+    http_session_cache_free(app->sessions);
+    app->sessions = NULL;
     db_free(db);
     migrate_set_release(&loaded);
     return rc;

@@ -1,6 +1,8 @@
 #include "svc_auth.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -275,58 +277,140 @@ static long long delay_for(long long failures)
     return (s > STK_LOGIN_MAX_DELAY ? STK_LOGIN_MAX_DELAY : s) * 1000;
 }
 
-/* Adds `delta` (+1 or -1) to a key's failure count and recomputes its
- * block from the new count. */
-static enum stk_err throttle_add(struct db *db, const char *key, int delta, long long now,
-                                 struct stk_error *err)
+/* Counts one more failure for `key` and blocks it once there are enough. */
+static enum stk_err throttle_fail(struct db *db, const char *key, long long now,
+                                  struct stk_error *err)
 {
     long long failures = 0, until = 0;
     enum stk_err rc = store_throttle_get(db, key, &failures, &until, err);
     if (rc != STK_OK) {
         return rc;
     }
-    failures += delta;
-    if (failures <= 0) {
-        return store_throttle_clear(db, key, err);
-    }
+    failures++;
     long long delay = delay_for(failures);
-    if (delta < 0) {
-        /* Undoing a provisional count never extends a block. */
-        return store_throttle_put(db, key, failures, now, delay ? until : 0, err);
-    }
     return store_throttle_put(db, key, failures, now, delay ? now + delay : 0, err);
 }
 
-/* In one write transaction: refuses when either key is blocked (setting
- * `*wait` to the milliseconds left), otherwise counts this attempt as a
- * failure of both keys before the password is even looked at. Parallel
- * guesses are thereby serialised: no more than the allowed number get to
- * the (slow) hash however many arrive at once. A successful sign-in takes
- * its count back (throttle_settle). */
-static enum stk_err throttle_enter(struct db *db, const char *ukey, const char *ikey,
-                                   long long now, long long *wait, struct stk_error *err)
+/* Milliseconds left on the longer of the two keys' blocks, 0 if none. */
+static enum stk_err throttle_wait(struct db *db, const char *ukey, const char *ikey,
+                                  long long now, long long *wait, struct stk_error *err)
 {
     *wait = 0;
-    enum stk_err rc = db_begin(db, err);
-    if (rc != STK_OK) {
-        return rc;
-    }
     const char *keys[2] = {ukey, ikey};
-    for (int i = 0; i < 2 && rc == STK_OK; i++) {
+    for (int i = 0; i < 2; i++) {
         long long failures = 0, until = 0;
-        rc = store_throttle_get(db, keys[i], &failures, &until, err);
-        if (rc == STK_OK && until > now && until - now > *wait) {
+        enum stk_err rc = store_throttle_get(db, keys[i], &failures, &until, err);
+        if (rc != STK_OK) {
+            return rc;
+        }
+        if (until > now && until - now > *wait) {
             *wait = until - now;
         }
     }
-    for (int i = 0; i < 2 && rc == STK_OK && *wait == 0; i++) {
-        rc = throttle_add(db, keys[i], +1, now, err);
+    return STK_OK;
+}
+
+/* ---- the in-memory gate on password checks in flight ---- */
+
+#define GATE_SLOTS 1024
+
+struct gate_slot {
+    char key[96];
+    int inflight;
+};
+
+struct login_gate {
+    pthread_mutex_t lock;
+    struct gate_slot slots[GATE_SLOTS];
+};
+
+enum stk_err svc_auth_gate_new(struct login_gate **out)
+{
+    *out = calloc(1, sizeof(**out));
+    if (*out == NULL) {
+        return STK_ENOMEM;
     }
-    if (rc == STK_OK) {
-        rc = db_commit(db, err);
+    pthread_mutex_init(&(*out)->lock, NULL);
+    return STK_OK;
+}
+
+void svc_auth_gate_free(struct login_gate *g)
+{
+    if (g != NULL) {
+        pthread_mutex_destroy(&g->lock);
+        free(g);
     }
-    db_rollback(db);
-    return rc;
+}
+
+static struct gate_slot *gate_find(struct login_gate *g, const char *key, int create)
+{
+    size_t h = 5381;
+    for (const char *p = key; *p; p++) {
+        h = h * 33 + (unsigned char)*p;
+    }
+    struct gate_slot *free_slot = NULL;
+    for (size_t n = 0, i = h % GATE_SLOTS; n < GATE_SLOTS; n++, i = (i + 1) % GATE_SLOTS) {
+        struct gate_slot *s = &g->slots[i];
+        if (s->inflight > 0 && strcmp(s->key, key) == 0) {
+            return s;
+        }
+        if (s->inflight == 0 && free_slot == NULL) {
+            free_slot = s;
+        }
+    }
+    if (create && free_slot != NULL) {
+        snprintf(free_slot->key, sizeof(free_slot->key), "%s", key);
+    }
+    return create ? free_slot : NULL;
+}
+
+/* Lets a password check start when the user name has none in flight and
+ * the address fewer than STK_LOGIN_MAX_PARALLEL_PER_IP. Parallel guesses
+ * are thereby checked one after the other, each failure recorded before
+ * the next starts: no burst gets more tries than the throttle allows.
+ * Returns 1 when admitted (release with gate_leave), 0 when busy. */
+static int gate_enter(struct login_gate *g, const char *ukey, const char *ikey)
+{
+    pthread_mutex_lock(&g->lock);
+    struct gate_slot *u = gate_find(g, ukey, 0);
+    struct gate_slot *a = gate_find(g, ikey, 0);
+    int ok = (u == NULL) && (a == NULL || a->inflight < STK_LOGIN_MAX_PARALLEL_PER_IP);
+    if (ok) {
+        u = gate_find(g, ukey, 1);
+        if (u != NULL) {
+            u->inflight++;
+        }
+        a = a ? a : gate_find(g, ikey, 1);
+        if (a != NULL) {
+            a->inflight++;
+        }
+        /* A full table (1,024 keys in flight) admits nothing. */
+        ok = u != NULL && a != NULL;
+        if (!ok) {
+            if (u != NULL) {
+                u->inflight--;
+            }
+            if (a != NULL) {
+                a->inflight--;
+            }
+        }
+    }
+    pthread_mutex_unlock(&g->lock);
+    return ok;
+}
+
+static void gate_leave(struct login_gate *g, const char *ukey, const char *ikey)
+{
+    pthread_mutex_lock(&g->lock);
+    struct gate_slot *u = gate_find(g, ukey, 0);
+    struct gate_slot *a = gate_find(g, ikey, 0);
+    if (u != NULL) {
+        u->inflight--;
+    }
+    if (a != NULL) {
+        a->inflight--;
+    }
+    pthread_mutex_unlock(&g->lock);
 }
 
 static void audit_login(struct db *db, const struct login_request *req, const char *outcome,
@@ -352,6 +436,11 @@ static void audit_login(struct db *db, const struct login_request *req, const ch
     json_decref(details);
 }
 
+static enum stk_err check_and_open(struct db *db, const struct auth_policy *pol,
+                                   const struct login_request *req, const char *ukey,
+                                   const char *ikey, long long now, long long now_m,
+                                   struct login_result *out, struct stk_error *err);
+
 enum stk_err svc_auth_login(struct db *db, const struct auth_policy *pol,
                             const struct login_request *req, struct login_result *out,
                             struct stk_error *err)
@@ -372,7 +461,7 @@ enum stk_err svc_auth_login(struct db *db, const struct auth_policy *pol,
     char ukey[96], ikey[96];
     throttle_keys(req->username, req->source_ip, ukey, ikey);
     long long wait = 0;
-    enum stk_err rc = throttle_enter(db, ukey, ikey, now_m, &wait, err);
+    enum stk_err rc = throttle_wait(db, ukey, ikey, now_m, &wait, err);
     if (rc != STK_OK) {
         return rc;
     }
@@ -382,6 +471,25 @@ enum stk_err svc_auth_login(struct db *db, const struct auth_policy *pol,
         return stk_error_set(err, STK_ELIMIT, "too many failed sign-ins; try again in %lld s",
                              out->retry_after);
     }
+    if (!gate_enter(pol->gate, ukey, ikey)) {
+        out->retry_after = 1;
+        audit_login(db, req, "denied", "sign-in already in progress", NULL);
+        return stk_error_set(err, STK_ELIMIT,
+                             "another sign-in for this user or address is being checked; "
+                             "try again in 1 s");
+    }
+    rc = check_and_open(db, pol, req, ukey, ikey, now, now_m, out, err);
+    gate_leave(pol->gate, ukey, ikey);
+    return rc;
+}
+
+/* The part of svc_auth_login() that runs inside the gate. */
+static enum stk_err check_and_open(struct db *db, const struct auth_policy *pol,
+                                   const struct login_request *req, const char *ukey,
+                                   const char *ikey, long long now, long long now_m,
+                                   struct login_result *out, struct stk_error *err)
+{
+    enum stk_err rc = STK_OK;
 
     struct user u;
     enum stk_err found = store_users_get_by_name(db, req->username, &u, NULL);
@@ -391,9 +499,22 @@ enum stk_err svc_auth_login(struct db *db, const struct auth_policy *pol,
     const char *hash = found == STK_OK ? u.password_hash : dummy_hash;
     int ok = stk_crypto_password_verify(hash, req->password, req->password_len);
     if (found != STK_OK || !ok || u.disabled) {
-        /* The failure was counted by throttle_enter() already. */
         const char *why = found != STK_OK ? "unknown user" : (!ok ? "wrong password" : "disabled");
+        rc = db_begin(db, err);
+        if (rc == STK_OK) {
+            rc = throttle_fail(db, ukey, now_m, err);
+        }
+        if (rc == STK_OK) {
+            rc = throttle_fail(db, ikey, now_m, err);
+        }
+        if (rc == STK_OK) {
+            rc = db_commit(db, err);
+        }
+        db_rollback(db);
         audit_login(db, req, "failure", why, NULL);
+        if (rc != STK_OK) {
+            return rc;
+        }
         return stk_error_set(err, STK_EAUTH, "invalid username or password");
     }
 
@@ -423,14 +544,10 @@ enum stk_err svc_auth_login(struct db *db, const struct auth_policy *pol,
     if (rc == STK_OK && new_hash[0] != '\0') {
         rc = store_users_set_password(db, u.id, new_hash, now, err);
     }
-    /* Success: the user's count starts over; the address only gets back
-     * the attempt counted for this sign-in, so one good account cannot
-     * reset the count of an address guessing at others. */
+    /* Success: the user's count starts over; the address's does not, so
+     * one good account cannot reset an address guessing at others. */
     if (rc == STK_OK) {
         rc = store_throttle_clear(db, ukey, err);
-    }
-    if (rc == STK_OK) {
-        rc = throttle_add(db, ikey, -1, now_m, err);
     }
     if (rc == STK_OK) {
         json_t *details = json_pack("{s:s, s:b}", "reason", "password", "rehashed",
@@ -497,6 +614,7 @@ enum stk_err svc_auth_session(struct db *db, const struct auth_policy *pol, cons
     }
     principal_from_user(&s.user, out);
     out->session_id = s.id;
+    out->expires_at = s.expires_at;
     snprintf(out->csrf_token, sizeof(out->csrf_token), "%s", s.csrf_token);
     return STK_OK;
 }

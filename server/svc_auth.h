@@ -16,10 +16,20 @@
 #define STK_API_TOKEN_PREFIX "stk_"
 #define STK_LOGIN_FREE_FAILURES 5
 #define STK_LOGIN_MAX_DELAY 900
+#define STK_LOGIN_MAX_PARALLEL_PER_IP 4 /* password checks in flight per address */
+
+/* Password checks in flight, per user name and per address (process-wide,
+ * in memory: nothing to undo after a crash). */
+struct login_gate;
+
+/* Caller owns `*out`; free with svc_auth_gate_free(). */
+enum stk_err svc_auth_gate_new(struct login_gate **out);
+void svc_auth_gate_free(struct login_gate *g);
 
 struct auth_policy {
     long long session_idle_s; /* a session unused this long ends */
     long long session_max_s;  /* and every session ends this long after login */
+    struct login_gate *gate;  /* shared by every sign-in of the process */
 };
 
 /* ---- permissions ---- */
@@ -61,12 +71,15 @@ struct login_result {
     struct principal who;
 };
 
-/* Checks the throttle before any hashing, verifies the password (the same
- * work and answer for unknown users, disabled users and wrong passwords),
- * records failures, and on success opens a new session (a fresh token every
- * time: no fixation). Every attempt is audited. STK_EAUTH for bad
- * credentials, STK_ELIMIT with retry_after when throttled, STK_EINVAL for
- * malformed input. The token is wiped from `out` on failure. */
+/* Checks the throttle before any hashing; lets one password check per user
+ * name (and a few per address) run at a time, so parallel guesses are
+ * checked and counted one after the other; verifies the password (the same
+ * work and answer for unknown users, disabled users and wrong passwords);
+ * records failures (from the fifth, the key is blocked 2, 4, 8 ... s); on
+ * success opens a new session (a fresh token every time: no fixation).
+ * Every attempt is audited. STK_EAUTH for bad credentials, STK_ELIMIT with
+ * retry_after when throttled or busy, STK_EINVAL for malformed input. The
+ * token is wiped from `out` on failure. */
 enum stk_err svc_auth_login(struct db *db, const struct auth_policy *pol,
                             const struct login_request *req, struct login_result *out,
                             struct stk_error *err);

@@ -16,7 +16,7 @@
 #include "svc_auth.h"
 #include "svc_users.h"
 
-static const struct auth_policy policy = {.session_idle_s = 3600, .session_max_s = 43200};
+static struct auth_policy policy = {.session_idle_s = 3600, .session_max_s = 43200};
 static const struct actor tester = {.name = "tester", .kind = "system", .ip = "local"};
 
 static int setup_db(void **state)
@@ -279,7 +279,7 @@ static void test_ttl(void **state)
 
 int main(void)
 {
-    if (sodium_init() < 0) {
+    if (sodium_init() < 0 || svc_auth_gate_new(&policy.gate) != STK_OK) {
         return 1;
     }
     const struct CMUnitTest tests[] = {
@@ -293,5 +293,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_last_admin_guard, setup_db, teardown_db),
         cmocka_unit_test(test_ttl),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    svc_auth_gate_free(policy.gate);
+    return failed;
 }
