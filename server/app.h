@@ -7,13 +7,14 @@
 #include <time.h>
 
 #include "config.h"
+#include "identity.h"
 #include "migrate.h"
 
 struct mg_context;
 struct tmpl_set;
 struct static_files;
 struct login_gate;
-struct session_cache;
+struct db;
 
 struct app {
     struct config cfg;
@@ -23,11 +24,30 @@ struct app {
     struct tmpl_set *templates;   /* parsed templates/, read-only after start */
     struct static_files *statics; /* /static and /web file server */
     struct login_gate *login_gate; /* password checks in flight */
-    struct session_cache *sessions; /* resolved sessions, for a second */
+    atomic_uint session_epoch;    /* bumped to void every cached session */
     time_t started_at;
     char listen_url[160];         /* http://ADDR:PORT actually bound */
     atomic_int inflight;          /* requests inside the dispatcher */
     atomic_int draining;          /* set at shutdown: answer with Connection: close */
+};
+
+/* What one civetweb worker thread owns: its database connection and the
+ * sessions it resolved lately (http_auth.c). No other thread touches it. */
+#define WORKER_SESSION_SLOTS 64
+#define WORKER_SESSION_MS 1000
+
+/* Holds the session token itself (wiped when the worker ends): matching a
+ * cached entry then costs a constant-time compare, not a hash. */
+struct worker_session {
+    char token[48]; /* the cookie value; "" when empty */
+    struct principal who;
+    long long until_ms; /* CLOCK_MONOTONIC */
+    unsigned epoch;
+};
+
+struct worker {
+    struct db *db;
+    struct worker_session sessions[WORKER_SESSION_SLOTS];
 };
 
 #endif

@@ -16,6 +16,7 @@ struct db;
 struct mg_connection;
 struct mg_request_info;
 struct route;
+struct worker;
 
 #define HTTP_MAX_PARAMS 4
 #define HTTP_PARAM_MAX 256
@@ -26,7 +27,8 @@ struct http_req {
     struct app *app;
     struct mg_connection *conn;
     const struct mg_request_info *ri;
-    struct db *db; /* this worker's connection; NULL if it could not open */
+    struct worker *worker; /* this civetweb worker's own state, or NULL */
+    struct db *db;         /* the worker's connection; NULL if it could not open */
     const struct route *route;
     const char *method; /* "HEAD" requests run GET handlers with no body sent */
     const char *path;   /* decoded path, no query; NULL if undecodable */
@@ -112,13 +114,9 @@ long long http_parse_id(const char *s);
  * request bodies: an unknown key is an error). */
 int http_json_keys_ok(const json_t *obj, const char *const *keys, size_t n);
 
-/* Sessions resolved within the last second (http_auth.c). */
-struct session_cache;
-enum stk_err http_session_cache_new(struct session_cache **out);
-void http_session_cache_free(struct session_cache *c);
-/* Forgets every cached session at once; call after any change that ends
- * or alters sessions. Accepts NULL. */
-void http_session_cache_invalidate(struct session_cache *c);
+/* Voids every worker's cached sessions at once; call after any change that
+ * ends or alters sessions (http_auth.c). */
+void http_session_cache_invalidate(struct app *app);
 
 /* The client's address as text. */
 const char *http_remote(const struct http_req *r);

@@ -160,7 +160,7 @@ int http_admin_users_update(struct http_req *r)
     struct stk_error err;
     stk_error_clear(&err);
     enum stk_err rc = svc_users_update(r->db, &by, r->params[0], &c, &u, &err);
-    http_session_cache_invalidate(r->app->sessions);
+    http_session_cache_invalidate(r->app);
     if (pw != NULL) {
         sodium_memzero((char *)json_string_value(pw), json_string_length(pw));
     }

@@ -39,51 +39,16 @@ static int reply_401(struct http_req *r, const char *message)
 
 /* ---- the session cache ----
  * A session check costs a database read transaction per request (the WAL
- * read lock is most of it). Resolved sessions are kept for at most
- * SESSION_CACHE_MS. Every change that ends or alters sessions inside this
- * process (sign-out, user and password changes) bumps the epoch, which
- * empties the cache at once; a change made by another process (the CLI)
- * is seen within SESSION_CACHE_MS. */
-#define SESSION_CACHE_SLOTS 4096
-#define SESSION_CACHE_MS 1000
+ * read lock is most of it). Each worker thread keeps the sessions it
+ * resolved for at most WORKER_SESSION_MS, in its own table: no lock is
+ * taken on the way. Every change that ends or alters sessions inside this
+ * process (sign-out, user and password changes) bumps app->session_epoch,
+ * which voids every worker's entries at once; a change made by another
+ * process (the CLI) is seen within WORKER_SESSION_MS. */
 
-struct cached_session {
-    char key[65]; /* hex hash of the token; "" when empty */
-    struct principal who;
-    long long until_ms;
-    unsigned epoch;
-};
-
-struct session_cache {
-    pthread_mutex_t lock;
-    atomic_uint epoch;
-    struct cached_session slots[SESSION_CACHE_SLOTS];
-};
-
-enum stk_err http_session_cache_new(struct session_cache **out)
+void http_session_cache_invalidate(struct app *app)
 {
-    *out = calloc(1, sizeof(**out));
-    if (*out == NULL) {
-        return STK_ENOMEM;
-    }
-    pthread_mutex_init(&(*out)->lock, NULL);
-    return STK_OK;
-}
-
-void http_session_cache_free(struct session_cache *c)
-{
-    if (c != NULL) {
-        sodium_memzero(c->slots, sizeof(c->slots));
-        pthread_mutex_destroy(&c->lock);
-        free(c);
-    }
-}
-
-void http_session_cache_invalidate(struct session_cache *c)
-{
-    if (c != NULL) {
-        atomic_fetch_add(&c->epoch, 1);
-    }
+    atomic_fetch_add(&app->session_epoch, 1);
 }
 
 static long long mono_ms(void)
@@ -93,49 +58,42 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct cached_session *cache_slot(struct session_cache *c, const char *key)
+static struct worker_session *cache_slot(struct worker *w, const char *token)
 {
-    /* The key is a hash already: its first hex digits spread well. */
-    unsigned h = 0;
-    for (int i = 0; i < 8; i++) {
-        char d = key[i];
-        h = h * 16 + (unsigned)(d <= '9' ? d - '0' : d - 'a' + 10);
+    /* The token is 256 random bits: its first bytes spread well enough. */
+    unsigned h = 2166136261u;
+    for (int i = 0; i < 8 && token[i]; i++) {
+        h = (h ^ (unsigned char)token[i]) * 16777619u;
     }
-    return &c->slots[h % SESSION_CACHE_SLOTS];
+    return &w->sessions[h % WORKER_SESSION_SLOTS];
 }
 
-static int session_cache_get(struct session_cache *c, const char *key, struct principal *out)
+static int session_cache_get(struct http_req *r, const char *token)
 {
-    if (c == NULL) {
+    if (r->worker == NULL) {
         return 0;
     }
-    int hit = 0;
-    unsigned epoch = atomic_load(&c->epoch);
-    pthread_mutex_lock(&c->lock);
-    struct cached_session *s = cache_slot(c, key);
-    if (s->epoch == epoch && s->until_ms > mono_ms() && strcmp(s->key, key) == 0) {
-        *out = s->who;
-        hit = 1;
+    struct worker_session *s = cache_slot(r->worker, token);
+    if (s->epoch == atomic_load(&r->app->session_epoch) && s->until_ms > mono_ms() &&
+        stk_crypto_str_equal(s->token, token)) {
+        r->who = s->who;
+        return 1;
     }
-    pthread_mutex_unlock(&c->lock);
-    return hit;
+    return 0;
 }
 
-static void session_cache_put(struct session_cache *c, const char *key, const struct principal *who)
+static void session_cache_put(struct http_req *r, const char *token, unsigned epoch)
 {
-    if (c == NULL) {
+    if (r->worker == NULL) {
         return;
     }
-    unsigned epoch = atomic_load(&c->epoch);
-    pthread_mutex_lock(&c->lock);
-    struct cached_session *s = cache_slot(c, key);
-    memcpy(s->key, key, sizeof(s->key));
-    s->who = *who;
+    struct worker_session *s = cache_slot(r->worker, token);
+    snprintf(s->token, sizeof(s->token), "%s", token);
+    s->who = r->who;
     /* Never past the session's own absolute end. */
-    long long left_ms = (who->expires_at - (long long)time(NULL)) * 1000;
-    s->until_ms = mono_ms() + (left_ms < SESSION_CACHE_MS ? left_ms : SESSION_CACHE_MS);
+    long long left_ms = (r->who.expires_at - (long long)time(NULL)) * 1000;
+    s->until_ms = mono_ms() + (left_ms < WORKER_SESSION_MS ? left_ms : WORKER_SESSION_MS);
     s->epoch = epoch;
-    pthread_mutex_unlock(&c->lock);
 }
 
 int http_identify(struct http_req *r)
@@ -170,19 +128,20 @@ int http_identify(struct http_req *r)
     if (cookies == NULL || mg_get_cookie(cookies, SESSION_COOKIE, token, sizeof(token)) <= 0) {
         return 0;
     }
-    char key[65];
-    stk_crypto_hash_hex(token, strlen(token), key);
-    if (session_cache_get(r->app->sessions, key, &r->who)) {
+    if (session_cache_get(r, token)) {
         sodium_memzero(token, sizeof(token));
         return 0;
     }
+    /* The epoch is read before the database: a revocation racing with this
+     * lookup leaves an entry that is already void. */
+    unsigned epoch = atomic_load(&r->app->session_epoch);
     struct auth_policy pol;
     http_auth_policy(r, &pol);
     enum stk_err rc = r->db ? svc_auth_session(r->db, &pol, token, &r->who, &err) : STK_EDB;
-    sodium_memzero(token, sizeof(token));
     if (rc == STK_OK) {
-        session_cache_put(r->app->sessions, key, &r->who);
+        session_cache_put(r, token, epoch);
     }
+    sodium_memzero(token, sizeof(token));
     if (rc != STK_OK && rc != STK_EAUTH) {
         log_event(STK_LOG_ERROR, "auth_failed", "error=\"%s\"", err.msg);
         return http_reply_error(r, STK_EINTERNAL, "could not check the session");
@@ -288,7 +247,7 @@ int http_auth_logout(struct http_req *r)
 {
     struct stk_error err;
     stk_error_clear(&err);
-    http_session_cache_invalidate(r->app->sessions);
+    http_session_cache_invalidate(r->app);
     if (r->who.kind == PRINCIPAL_USER &&
         svc_auth_logout(r->db, &r->who, http_remote(r), &err) != STK_OK) {
         log_event(STK_LOG_ERROR, "logout_failed", "error=\"%s\"", err.msg);
@@ -331,7 +290,7 @@ int http_auth_password(struct http_req *r)
     stk_error_clear(&err);
     enum stk_err rc =
         svc_users_change_own_password(r->db, &by, r->who.id, cur, clen, pw, nlen, &err);
-    http_session_cache_invalidate(r->app->sessions);
+    http_session_cache_invalidate(r->app);
     sodium_memzero((char *)cur, clen);
     sodium_memzero((char *)pw, nlen);
     json_decref(in);

@@ -304,7 +304,8 @@ int http_routes_dispatch(struct mg_connection *conn, void *cbdata)
     atomic_fetch_add(&r.app->inflight, 1);
     r.conn = conn;
     r.ri = mg_get_request_info(conn);
-    r.db = mg_get_thread_pointer(conn);
+    r.worker = mg_get_thread_pointer(conn);
+    r.db = r.worker ? r.worker->db : NULL;
     r.method = r.ri->request_method;
     r.is_head = strcmp(r.method, "HEAD") == 0;
     /* civetweb leaves the path encoded (decode_url=no); decode it here and

@@ -238,21 +238,28 @@ static void *thread_start(const struct mg_context *ctx, int thread_type)
         return NULL;
     }
     struct app *app = mg_get_user_data(ctx);
-    struct db *db = NULL;
-    struct stk_error err;
-    stk_error_clear(&err);
-    if (db_open(app->cfg.db, &db, &err) != STK_OK) {
-        log_event(STK_LOG_ERROR, "worker_db_open_failed", "error=\"%s\"", err.msg);
+    struct worker *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        log_event(STK_LOG_ERROR, "worker_alloc_failed", "size=%zu", sizeof(*w));
         return NULL;
     }
-    return db;
+    struct stk_error err;
+    stk_error_clear(&err);
+    if (db_open(app->cfg.db, &w->db, &err) != STK_OK) {
+        /* The worker still answers: requests needing the database get 503. */
+        log_event(STK_LOG_ERROR, "worker_db_open_failed", "error=\"%s\"", err.msg);
+    }
+    return w;
 }
 
 static void thread_stop(const struct mg_context *ctx, int thread_type, void *ptr)
 {
     (void)ctx;
-    if (thread_type == 1) {
-        db_free(ptr);
+    if (thread_type == 1 && ptr != NULL) {
+        struct worker *w = ptr;
+        db_free(w->db);
+        sodium_memzero(w->sessions, sizeof(w->sessions));
+        free(w);
     }
 }
 
@@ -305,8 +312,7 @@ static int cmd_serve(struct app *app)
         fprintf(stderr, "stockade: templates: %s\n", err.msg);
         goto out;
     }
-    if (svc_auth_gate_new(&app->login_gate) != STK_OK ||
-        http_session_cache_new(&app->sessions) != STK_OK) {
+    if (svc_auth_gate_new(&app->login_gate) != STK_OK) {
         fprintf(stderr, "stockade: out of memory\n");
         goto out;
     }
@@ -403,8 +409,6 @@ out:
     app->statics = NULL;
     svc_auth_gate_free(app->login_gate);
     app->login_gate = NULL;
-    http_session_cache_free(app->sessions);
-    app->sessions = NULL;
     db_free(db);
     migrate_set_release(&loaded);
     return rc;
