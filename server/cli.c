@@ -93,17 +93,8 @@ static long read_password(int from_stdin, char *buf, size_t size)
 
 static void print_user(const struct user *u)
 {
-    char perms[128] = "";
-    json_t *arr = svc_auth_perms_to_json(u->perms);
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        size_t used = strlen(perms);
-        snprintf(perms + used, sizeof(perms) - used, "%s%s", used ? "," : "",
-                 json_string_value(v));
-    }
-    json_decref(arr);
+    char perms[128];
+    svc_auth_perms_to_csv(u->perms, perms, sizeof(perms));
     printf("%-24s %-12s %-9s %s\n", u->username, u->role, u->disabled ? "disabled" : "enabled",
            perms);
 }

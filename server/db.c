@@ -138,7 +138,8 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql, struct stk_error *err)
             sqlite3_stmt *st = NULL;
             int rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
             if (rc != SQLITE_OK) {
-                log_event(STK_LOG_ERROR, "db_prepare_failed", "error=\"%s\"", sqlite3_errmsg(db->h));
+                log_event(STK_LOG_ERROR, "db_prepare_failed", "error=\"%s\"",
+                          sqlite3_errmsg(db->h));
                 db_fail(db, rc, "prepare", err);
                 return NULL;
             }

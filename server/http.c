@@ -249,7 +249,8 @@ int http_reply(struct http_req *r, int status, const char *ctype, const char *ex
     }
     static const char keep[] = "Connection: keep-alive\r\n";
     static const char shut[] = "Connection: close\r\n";
-    ok = ok && (close ? put(&at, end, shut, sizeof(shut) - 1) : put(&at, end, keep, sizeof(keep) - 1));
+    ok = ok &&
+         (close ? put(&at, end, shut, sizeof(shut) - 1) : put(&at, end, keep, sizeof(keep) - 1));
     ok = ok && put(&at, end, extra_headers ? extra_headers : "", extra) && put(&at, end, "\r\n", 2);
     if (ok && inline_body) {
         ok = put(&at, end, body, len);

@@ -228,7 +228,8 @@ int http_auth_login(struct http_req *r)
     char cookie[256];
     int secure = strncmp(r->app->cfg.public_url, "https://", 8) == 0;
     snprintf(cookie, sizeof(cookie),
-             "Set-Cookie: " SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s\r\n"
+             "Set-Cookie: " SESSION_COOKIE
+             "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s\r\n"
              "Cache-Control: no-store\r\n",
              res.token, r->app->cfg.session_max_s, secure ? "; Secure" : "");
     sodium_memzero(res.token, sizeof(res.token));

@@ -68,16 +68,8 @@ static json_t *page_context(const struct http_req *r, const char *current_path, 
             json_decref(ctx);
             return NULL;
         }
-        json_t *perms_csv = json_object_get(user, "permissions");
-        char csv[128] = "";
-        size_t i;
-        json_t *v;
-        json_array_foreach(perms_csv, i, v)
-        {
-            size_t used = strlen(csv);
-            snprintf(csv + used, sizeof(csv) - used, "%s%s", used ? "," : "",
-                     json_string_value(v));
-        }
+        char csv[128];
+        svc_auth_perms_to_csv(p, csv, sizeof(csv));
         json_object_set_new(ctx, "permissions_csv", json_string(csv));
     }
     return ctx;

@@ -137,11 +137,11 @@ static long elapsed_us(const struct timespec *since)
 static void access_log(const struct http_req *r)
 {
     char method[16], path[512];
-    log_event(STK_LOG_INFO, "http_request", "method=%s path=%s status=%d bytes=%zu dur_us=%ld remote=%s",
+    log_event(STK_LOG_INFO, "http_request",
+              "method=%s path=%s status=%d bytes=%zu dur_us=%ld remote=%s",
               log_clean(r->ri->request_method, method, sizeof(method)),
               log_clean(r->ri->local_uri_raw ? r->ri->local_uri_raw : "-", path, sizeof(path)),
-              r->status, r->bytes_out,
-              elapsed_us(&r->started), r->ri->remote_addr);
+              r->status, r->bytes_out, elapsed_us(&r->started), r->ri->remote_addr);
 }
 
 /* A decoded path must be absolute, free of control bytes and backslashes,
@@ -207,11 +207,12 @@ static int refuse(struct http_req *r, int status, const char *code, const char *
         char hdr[600];
         char next[400];
         snprintf(next, sizeof(next), "%s", r->path);
-        snprintf(hdr, sizeof(hdr), "Location: /login?next=%s\r\nCache-Control: no-store\r\n",
-                 strspn(next, "/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
-                         strlen(next)
-                     ? next
-                     : "/");
+        snprintf(
+            hdr, sizeof(hdr), "Location: /login?next=%s\r\nCache-Control: no-store\r\n",
+            strspn(next, "/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+                    strlen(next)
+                ? next
+                : "/");
         return http_reply(r, 302, "text/plain; charset=utf-8", hdr, NULL, 0);
     }
     if (!r->is_api) {

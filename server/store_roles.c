@@ -69,7 +69,8 @@ enum stk_err store_roles_list(struct db *db, struct role **out, size_t *count,
     if (st == NULL) {
         return err ? err->code : STK_EDB;
     }
-    return db_collect(db, st, sizeof(struct role), row_to_role, (void **)out, count, "listing roles", err);
+    return db_collect(db, st, sizeof(struct role), row_to_role, (void **)out, count,
+                      "listing roles", err);
 }
 
 enum stk_err store_roles_insert(struct db *db, const char *name, const char *description,

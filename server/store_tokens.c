@@ -122,13 +122,15 @@ enum stk_err store_tokens_list(struct db *db, struct api_token **out, size_t *co
     if (st == NULL) {
         return err ? err->code : STK_EDB;
     }
-    return db_collect(db, st, sizeof(struct api_token), row_to_token, (void **)out, count, "listing tokens", err);
+    return db_collect(db, st, sizeof(struct api_token), row_to_token, (void **)out, count,
+                      "listing tokens", err);
 }
 
-enum stk_err store_tokens_revoke(struct db *db, long long id, long long now, struct api_token *out,
-                                 struct stk_error *err)
+/* Runs an UPDATE taking (?1 id, ?2 time). */
+static enum stk_err update_at(struct db *db, int which, long long id, long long now,
+                              const char *what, struct stk_error *err)
 {
-    sqlite3_stmt *st = db_stmt(db, sql[SQL_REVOKE], err);
+    sqlite3_stmt *st = db_stmt(db, sql[which], err);
     if (st == NULL) {
         return err ? err->code : STK_EDB;
     }
@@ -136,8 +138,15 @@ enum stk_err store_tokens_revoke(struct db *db, long long id, long long now, str
     sqlite3_bind_int64(st, 2, now);
     int src = sqlite3_step(st);
     db_done(st);
-    if (src != SQLITE_DONE) {
-        return db_fail(db, src, "revoking a token", err);
+    return src == SQLITE_DONE ? STK_OK : db_fail(db, src, what, err);
+}
+
+enum stk_err store_tokens_revoke(struct db *db, long long id, long long now, struct api_token *out,
+                                 struct stk_error *err)
+{
+    enum stk_err rc = update_at(db, SQL_REVOKE, id, now, "revoking a token", err);
+    if (rc != STK_OK) {
+        return rc;
     }
     if (sqlite3_changes(db_handle(db)) == 0) {
         return stk_error_set(err, STK_ENOTFOUND, "no active token with id %lld", id);
@@ -148,13 +157,5 @@ enum stk_err store_tokens_revoke(struct db *db, long long id, long long now, str
 enum stk_err store_tokens_touch(struct db *db, long long id, long long now,
                                 struct stk_error *err)
 {
-    sqlite3_stmt *st = db_stmt(db, sql[SQL_TOUCH], err);
-    if (st == NULL) {
-        return err ? err->code : STK_EDB;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, now);
-    int src = sqlite3_step(st);
-    db_done(st);
-    return src == SQLITE_DONE ? STK_OK : db_fail(db, src, "updating a token", err);
+    return update_at(db, SQL_TOUCH, id, now, "updating a token", err);
 }

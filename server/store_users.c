@@ -162,7 +162,8 @@ enum stk_err store_users_list(struct db *db, struct user **out, size_t *count,
     if (st == NULL) {
         return err ? err->code : STK_EDB;
     }
-    return db_collect(db, st, sizeof(struct user), row_to_user, (void **)out, count, "listing users", err);
+    return db_collect(db, st, sizeof(struct user), row_to_user, (void **)out, count,
+                      "listing users", err);
 }
 
 static enum stk_err update(struct db *db, int which, long long id, long long v_int,

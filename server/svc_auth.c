@@ -17,8 +17,8 @@
 
 /* A valid argon2id hash (INTERACTIVE limits) of a password nobody has:
  * verified against for unknown users so they cost the same as known ones. */
-static const char dummy_hash[] =
-    "$argon2id$v=19$m=65536,t=2,p=1$oRDc8bAKYBxyRtU0U2xhVQ$UR7Kl0tFzhUb9XNpZE4nJiJXTgv/kY9HT1x18tjFQrM";
+static const char dummy_hash[] = "$argon2id$v=19$m=65536,t=2,p=1$oRDc8bAKYBxyRtU0U2xhVQ$"
+                                 "UR7Kl0tFzhUb9XNpZE4nJiJXTgv/kY9HT1x18tjFQrM";
 
 /* Sessions and tokens are touched at most this often: a write per request
  * would serialise every reader behind the database's one writer. */
@@ -202,6 +202,24 @@ json_t *svc_auth_perms_to_json(unsigned mask)
         }
     }
     return arr;
+}
+
+void svc_auth_perms_to_csv(unsigned mask, char *out, size_t n)
+{
+    size_t used = 0;
+    if (n == 0) {
+        return;
+    }
+    out[0] = '\0';
+    for (size_t i = 0; i < PERM_COUNT; i++) {
+        if (mask & perm_table[i].bit) {
+            int w = snprintf(out + used, n - used, "%s%s", used ? "," : "", perm_table[i].name);
+            if (w < 0 || (size_t)w >= n - used) {
+                return;
+            }
+            used += (size_t)w;
+        }
+    }
 }
 
 int svc_auth_name_ok(const char *name)

@@ -53,6 +53,10 @@ enum stk_err svc_auth_perms_from_json(const json_t *arr, unsigned *mask, struct 
 /* The mask as a JSON array of names. Caller owns the result. */
 json_t *svc_auth_perms_to_json(unsigned mask);
 
+/* The mask as "alerts:read,alerts:manage" into `out` (size `n`, always
+ * terminated; 96 bytes hold every permission). */
+void svc_auth_perms_to_csv(unsigned mask, char *out, size_t n);
+
 /* ---- login and sessions ---- */
 
 struct login_request {
