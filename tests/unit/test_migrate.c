@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <sodium.h>
 
 #include "migrate.h"
@@ -344,15 +346,6 @@ static void refuses_gaps_and_duplicates(void **state)
 
 /* ---- loading from a folder ---- */
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 static void remove_tree(const char *dir, const char *const names[], size_t n)
 {

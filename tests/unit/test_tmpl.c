@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "tmpl.h"
 
 #define OUT_MAX (1024 * 1024)
@@ -451,15 +453,6 @@ static void real_templates(void **state)
     tmpl_set_free(set);
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 static void remove_file(const char *dir, const char *name)
 {
