@@ -25,7 +25,6 @@ struct app {
     struct static_files *statics; /* /static and /web file server */
     struct login_gate *login_gate; /* password checks in flight */
     atomic_uint session_epoch;    /* bumped to void every cached session */
-    time_t started_at;
     char listen_url[160];         /* http://ADDR:PORT actually bound */
     atomic_int inflight;          /* requests inside the dispatcher */
     atomic_int draining;          /* set at shutdown: answer with Connection: close */

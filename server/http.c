@@ -268,7 +268,7 @@ int http_reply(struct http_req *r, int status, const char *ctype, const char *ex
     return status;
 }
 
-int http_reply_json(struct http_req *r, int status, json_t *body)
+int http_reply_json_with(struct http_req *r, int status, json_t *body, const char *extra_headers)
 {
     char *text = NULL;
     if (body != NULL) {
@@ -278,23 +278,36 @@ int http_reply_json(struct http_req *r, int status, json_t *body)
         text = strdup("{}");
     }
     if (text == NULL) {
-        log_event(STK_LOG_ERROR, "json_encode_failed", "path=%s", r->route ? "route" : "-");
+        log_event(STK_LOG_ERROR, "json_encode_failed", "status=%d", status);
         static const char oom[] = "{\"error\":{\"code\":\"internal_error\",\"message\":"
                                   "\"could not encode the response\"}}";
         return http_reply(r, 500, "application/json; charset=utf-8", "Cache-Control: no-store\r\n",
                           oom, sizeof(oom) - 1);
     }
-    int st = http_reply(r, status, "application/json; charset=utf-8",
-                        "Cache-Control: no-store\r\n", text, strlen(text));
+    char headers[512];
+    snprintf(headers, sizeof(headers), "Cache-Control: no-store\r\n%s",
+             extra_headers ? extra_headers : "");
+    int st = http_reply(r, status, "application/json; charset=utf-8", headers, text, strlen(text));
     free(text);
     return st;
+}
+
+int http_reply_json(struct http_req *r, int status, json_t *body)
+{
+    return http_reply_json_with(r, status, body, NULL);
+}
+
+int http_reply_error_with(struct http_req *r, int status, const char *code, const char *message,
+                          const char *extra_headers)
+{
+    json_t *env = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+    return http_reply_json_with(r, status, env, extra_headers);
 }
 
 int http_reply_error_status(struct http_req *r, int status, const char *code,
                             const char *message)
 {
-    json_t *env = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
-    return http_reply_json(r, status, env);
+    return http_reply_error_with(r, status, code, message, NULL);
 }
 
 int http_reply_error(struct http_req *r, enum stk_err code, const char *message)

@@ -68,6 +68,15 @@ int http_reply_error(struct http_req *r, enum stk_err code, const char *message)
 int http_reply_error_status(struct http_req *r, int status, const char *code,
                             const char *message);
 
+/* Same with extra "Name: value\r\n" header lines (Allow, Retry-After; at
+ * most ~480 bytes). */
+int http_reply_error_with(struct http_req *r, int status, const char *code, const char *message,
+                          const char *extra_headers);
+
+/* http_reply_json() with extra header lines, as above. */
+int http_reply_json_with(struct http_req *r, int status, json_t *body,
+                         const char *extra_headers);
+
 /* Sends an HTML page. */
 int http_reply_html(struct http_req *r, int status, const char *html, size_t len);
 

@@ -207,14 +207,7 @@ int http_auth_login(struct http_req *r)
     if (rc == STK_ELIMIT) {
         char hdr[64];
         snprintf(hdr, sizeof(hdr), "Retry-After: %lld\r\n", res.retry_after);
-        json_t *env = json_pack("{s:{s:s, s:s}}", "error", "code", "too_many_requests",
-                                "message", err.msg);
-        char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
-        json_decref(env);
-        st = http_reply(r, 429, "application/json; charset=utf-8", hdr, text ? text : "{}",
-                        text ? strlen(text) : 2);
-        free(text);
-        return st;
+        return http_reply_error_with(r, 429, "too_many_requests", err.msg, hdr);
     }
     if (rc == STK_EAUTH || rc == STK_EINVAL) {
         return http_reply_error_status(r, rc == STK_EAUTH ? 401 : 400,

@@ -283,14 +283,8 @@ static int handle(struct http_req *r)
     if (m == ROUTE_NO_METHOD) {
         char hdr[96];
         snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
-        json_t *env = json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message",
-                                "this method is not allowed here");
-        char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
-        json_decref(env);
-        int st = http_reply(r, 405, "application/json; charset=utf-8", hdr, text ? text : "{}",
-                            text ? strlen(text) : 2);
-        free(text);
-        return st;
+        return http_reply_error_with(r, 405, "method_not_allowed",
+                                     "this method is not allowed here", hdr);
     }
     r->route = rt;
     return guard(r, rt);

@@ -477,7 +477,6 @@ int main(int argc, char **argv)
     }
     struct app app;
     memset(&app, 0, sizeof(app));
-    app.started_at = time(NULL);
     static const char *const admin_cmds[] = {"user", "role", "token", "audit"};
     int is_admin_cmd = 0;
     for (size_t i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++) {
