@@ -14,6 +14,7 @@ struct mg_context;
 struct tmpl_set;
 struct static_files;
 struct login_gate;
+struct cidr_list;
 struct db;
 
 struct app {
@@ -24,6 +25,7 @@ struct app {
     struct tmpl_set *templates;   /* parsed templates/, read-only after start */
     struct static_files *statics; /* /static and /web file server */
     struct login_gate *login_gate; /* password checks in flight */
+    struct cidr_list *proxies;     /* anonymising proxies, read-only after start */
     atomic_uint session_epoch;    /* bumped to void every cached session */
     char listen_url[160];         /* http://ADDR:PORT actually bound */
     atomic_int inflight;          /* requests inside the dispatcher */

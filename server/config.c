@@ -84,6 +84,14 @@ static const struct setting settings[] = {
      "seconds after sign-in at which every browser session ends"},
     {"max_body", SET_SIZE, 1024, 1L << 30, "8M", OFF(max_body), NULL,
      "largest request body accepted (bytes, or with K/M/G)"},
+    {"correlation_window_s", SET_LONG, 60, 30 * 86400, "86400", OFF(correlation_window_s), NULL,
+     "alerts sharing a pod, container, identity or IP this close in time join one incident"},
+    {"correlation_ns_window_s", SET_LONG, 0, 86400, "1800", OFF(correlation_ns_window_s), NULL,
+     "alerts sharing only a cluster and namespace this close in time join one incident"},
+    {"anon_proxies", SET_STRING, 0, 0, "", OFF(anon_proxies), NULL,
+     "anonymising proxy addresses (comma-separated IPs or CIDRs) for the audit rules"},
+    {"anon_proxies_file", SET_STRING, 0, 0, "", OFF(anon_proxies_file), NULL,
+     "file of anonymising proxy addresses, one IP or CIDR per line"},
 };
 
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))

@@ -26,6 +26,10 @@ struct config {
     long max_body;        /* bytes; larger request bodies get 413 */
     long session_idle_s;  /* a browser session unused this long ends */
     long session_max_s;   /* every browser session ends this long after sign-in */
+    long correlation_window_s;    /* alerts sharing a pod/container/identity/IP */
+    long correlation_ns_window_s; /* alerts sharing only a namespace */
+    char *anon_proxies;           /* comma-separated IPs/CIDRs */
+    char *anon_proxies_file;      /* one IP/CIDR per line */
 };
 
 /* Fills `cfg` with the defaults. Caller frees with config_release(). */

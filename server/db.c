@@ -165,6 +165,18 @@ enum stk_err db_begin(struct db *db, struct stk_error *err)
     return exec(db, "BEGIN IMMEDIATE", err);
 }
 
+enum stk_err db_read_begin(struct db *db, struct stk_error *err)
+{
+    return exec(db, "BEGIN DEFERRED", err);
+}
+
+void db_read_end(struct db *db)
+{
+    if (!sqlite3_get_autocommit(db->h)) {
+        sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+    }
+}
+
 enum stk_err db_commit(struct db *db, struct stk_error *err)
 {
     enum stk_err rc = exec(db, "COMMIT", err);

@@ -39,6 +39,10 @@ enum stk_err db_begin(struct db *db, struct stk_error *err);
 enum stk_err db_commit(struct db *db, struct stk_error *err);
 void db_rollback(struct db *db);
 
+/* A read transaction: several reads share one snapshot and pay the WAL
+ * lock once. End it with db_read_end() (safe when none is open). */
+enum stk_err db_read_begin(struct db *db, struct stk_error *err);
+void db_read_end(struct db *db);
 /* Runs PRAGMA wal_checkpoint(TRUNCATE). */
 enum stk_err db_checkpoint(struct db *db, struct stk_error *err);
 

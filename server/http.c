@@ -521,3 +521,23 @@ int http_json_keys_ok(const json_t *obj, const char *const *keys, size_t n)
     }
     return 1;
 }
+
+struct actor http_actor(const struct http_req *r)
+{
+    struct actor a = {
+        .name = r->who.name,
+        .kind = r->who.kind == PRINCIPAL_TOKEN ? "token" : "user",
+        .ip = http_remote(r),
+    };
+    return a;
+}
+
+int http_reply_svc_error(struct http_req *r, enum stk_err rc, const struct stk_error *err,
+                         const char *event)
+{
+    if (http_status_for(rc) >= 500) {
+        log_event(STK_LOG_ERROR, event, "error=\"%s\"", err->msg);
+        return http_reply_error(r, rc, "the change could not be made");
+    }
+    return http_reply_error(r, rc, err->msg);
+}

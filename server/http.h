@@ -127,6 +127,12 @@ int http_json_keys_ok(const json_t *obj, const char *const *keys, size_t n);
  * ends or alters sessions (http_auth.c). */
 void http_session_cache_invalidate(struct app *app);
 
+/* Who made the request, for the audit log (borrowed from `r`). */
+struct actor http_actor(const struct http_req *r);
+/* Replies to a failed svc_* call: the error's own message for client
+ * errors; internal errors are logged as `event` and answered generically. */
+int http_reply_svc_error(struct http_req *r, enum stk_err rc, const struct stk_error *err,
+                         const char *event);
 /* The client's address as text. */
 const char *http_remote(const struct http_req *r);
 

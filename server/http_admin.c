@@ -20,23 +20,12 @@
 
 static struct actor actor_of(const struct http_req *r)
 {
-    struct actor a = {
-        .name = r->who.name,
-        .kind = r->who.kind == PRINCIPAL_TOKEN ? "token" : "user",
-        .ip = http_remote(r),
-    };
-    return a;
+    return http_actor(r);
 }
 
-/* Errors from svc_* carry a message meant for the client unless they are
- * internal; those are logged and answered generically. */
 static int reply_svc_error(struct http_req *r, enum stk_err rc, const struct stk_error *err)
 {
-    if (http_status_for(rc) >= 500) {
-        log_event(STK_LOG_ERROR, "admin_failed", "error=\"%s\"", err->msg);
-        return http_reply_error(r, rc, "the change could not be made");
-    }
-    return http_reply_error(r, rc, err->msg);
+    return http_reply_svc_error(r, rc, err, "admin_failed");
 }
 
 static json_t *user_json(const struct user *u)

@@ -40,7 +40,30 @@ int http_admin_audit_list(struct http_req *r);
 int http_pages_login(struct http_req *r);
 int http_pages_settings(struct http_req *r);
 int http_pages_audit(struct http_req *r);
+int http_pages_incident(struct http_req *r);
+int http_pages_report(struct http_req *r);
+int http_pages_alert(struct http_req *r);
 /* Renders the HTML page for an error status (403 "Requires ...", 404). */
 int http_pages_error(struct http_req *r, int status, const char *title, const char *message);
+
+/* http_ingest.c: ingestion (Alerts: Manage) */
+int http_ingest_falco(struct http_req *r);
+int http_ingest_k8s_audit(struct http_req *r);
+int http_ingest_alerts(struct http_req *r);
+
+/* http_incidents.c: the queue, incidents, alerts, entities, triage */
+int http_incidents_list(struct http_req *r);
+int http_incidents_get(struct http_req *r);
+int http_incidents_update(struct http_req *r);
+int http_incidents_comment(struct http_req *r);
+int http_incidents_merge(struct http_req *r);
+int http_incidents_split(struct http_req *r);
+int http_incidents_report(struct http_req *r);
+int http_alerts_get(struct http_req *r);
+int http_alerts_move(struct http_req *r);
+int http_entities_get(struct http_req *r);
+int http_entities_update(struct http_req *r);
+int http_incidents_assignees(struct http_req *r);
+int http_incidents_classifications(struct http_req *r);
 
 #endif

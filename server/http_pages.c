@@ -147,3 +147,33 @@ int http_pages_error(struct http_req *r, int status, const char *title, const ch
     }
     return render_page(r, status, "pages/error", ctx);
 }
+
+/* /incidents/{id}, /incidents/{id}/report and /alerts/{id}: the page
+ * fetches the record itself; a malformed id is a 404 page. */
+static int record_page(struct http_req *r, const char *tmpl, const char *title, const char *key)
+{
+    long long id = http_parse_id(r->params[0]);
+    if (id < 0) {
+        return http_pages_error(r, 404, "Not found", "There is no such page.");
+    }
+    json_t *ctx = page_context(r, "/incidents", title);
+    if (ctx != NULL) {
+        json_object_set_new(ctx, key, json_integer(id));
+    }
+    return render_page(r, 200, tmpl, ctx);
+}
+
+int http_pages_incident(struct http_req *r)
+{
+    return record_page(r, "pages/incident", "Incident", "incident_id");
+}
+
+int http_pages_report(struct http_req *r)
+{
+    return record_page(r, "pages/report", "Incident report", "incident_id");
+}
+
+int http_pages_alert(struct http_req *r)
+{
+    return record_page(r, "pages/alert", "Alert", "alert_id");
+}

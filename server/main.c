@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "buf.h"
 #include "cli.h"
 #include "config.h"
 #include "db.h"
 #include "http_routes.h"
 #include "http_static.h"
+#include "ingest_parse.h"
 #include "log.h"
 #include "migrate.h"
 #include "svc_auth.h"
@@ -271,6 +273,36 @@ static int civetweb_log(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+/* The anonymising proxy list: the setting's addresses plus the file's. */
+static enum stk_err load_proxies(struct app *app, struct stk_error *err)
+{
+    struct buf text;
+    buf_init(&text, 16u << 20);
+    enum stk_err rc = buf_append(&text, app->cfg.anon_proxies, strlen(app->cfg.anon_proxies));
+    if (rc == STK_OK && app->cfg.anon_proxies_file[0] != '\0') {
+        FILE *f = fopen(app->cfg.anon_proxies_file, "r");
+        if (f == NULL) {
+            buf_release(&text);
+            return stk_error_set(err, STK_EIO, "%s: %s", app->cfg.anon_proxies_file,
+                                 strerror(errno));
+        }
+        char chunk[4096];
+        size_t n;
+        rc = buf_append(&text, "\n", 1);
+        while (rc == STK_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+            rc = buf_append(&text, chunk, n);
+        }
+        fclose(f);
+    }
+    if (rc == STK_OK) {
+        rc = cidr_list_parse(text.data ? text.data : "", &app->proxies, err);
+    } else {
+        stk_error_set(err, rc, "the proxy list is too large");
+    }
+    buf_release(&text);
+    return rc;
+}
+
 static int cmd_serve(struct app *app)
 {
     int rc = 1;
@@ -318,6 +350,10 @@ static int cmd_serve(struct app *app)
     }
     if (http_static_new(app->cfg.assets_dir, &app->statics, &err) != STK_OK) {
         fprintf(stderr, "stockade: static files: %s\n", err.msg);
+        goto out;
+    }
+    if (load_proxies(app, &err) != STK_OK) {
+        fprintf(stderr, "stockade: anon_proxies: %s\n", err.msg);
         goto out;
     }
 
@@ -409,6 +445,8 @@ out:
     app->statics = NULL;
     svc_auth_gate_free(app->login_gate);
     app->login_gate = NULL;
+    cidr_list_free(app->proxies);
+    app->proxies = NULL;
     db_free(db);
     migrate_set_release(&loaded);
     return rc;
