@@ -170,6 +170,12 @@ int http_pages_incident(struct http_req *r)
 
 int http_pages_report(struct http_req *r)
 {
+    /* The same address serves the report as JSON to clients asking for it. */
+    const char *accept = http_header(r, "Accept");
+    if (accept != NULL && strstr(accept, "application/json") != NULL &&
+        strstr(accept, "text/html") == NULL) {
+        return http_incidents_report(r);
+    }
     return record_page(r, "pages/report", "Incident report", "incident_id");
 }
 

@@ -58,9 +58,8 @@ void store_entity_from_row(sqlite3_stmt *st, void *elem)
     e->last_seen = sqlite3_column_int64(st, 8);
 }
 
-enum stk_err store_entities_upsert(struct db *db, int kind, const char *key, const char *name,
-                                   const char *cluster, const char *props, long long seen_ms,
-                                   long long *id, int *critical, struct stk_error *err)
+enum stk_err store_entities_find(struct db *db, const char *key, long long *id, int *critical,
+                                 struct stk_error *err)
 {
     *id = 0;
     *critical = 0;
@@ -73,14 +72,20 @@ enum stk_err store_entities_upsert(struct db *db, int kind, const char *key, con
     if (src == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);
         *critical = sqlite3_column_int(st, 1);
-        db_done(st);
-        return STK_OK;
     }
     db_done(st);
-    if (src != SQLITE_DONE) {
-        return db_fail(db, src, "finding an entity", err);
+    if (src == SQLITE_ROW) {
+        return STK_OK;
     }
-    st = db_stmt(db, sql[SQL_INSERT], err);
+    return src == SQLITE_DONE ? STK_ENOTFOUND : db_fail(db, src, "finding an entity", err);
+}
+
+enum stk_err store_entities_insert(struct db *db, int kind, const char *key, const char *name,
+                                   const char *cluster, const char *props, long long seen_ms,
+                                   long long *id, struct stk_error *err)
+{
+    *id = 0;
+    sqlite3_stmt *st = db_stmt(db, sql[SQL_INSERT], err);
     if (st == NULL) {
         return err ? err->code : STK_EDB;
     }
@@ -92,7 +97,7 @@ enum stk_err store_entities_upsert(struct db *db, int kind, const char *key, con
         sqlite3_bind_text(st, 5, props, -1, SQLITE_STATIC);
     }
     sqlite3_bind_int64(st, 6, seen_ms);
-    src = sqlite3_step(st);
+    int src = sqlite3_step(st);
     db_done(st);
     if (src != SQLITE_DONE) {
         return db_fail(db, src, "inserting an entity", err);

@@ -30,11 +30,14 @@ void store_entity_from_row(sqlite3_stmt *st, void *elem);
 /* Releases `n` entities and the array. Accepts NULL. */
 void store_entities_free(struct entity *list, size_t n);
 
-/* Finds the entity with `key`, inserting it (with `props` JSON text, may be
- * NULL) when new. `*id` and `*critical` describe the stored row. */
-enum stk_err store_entities_upsert(struct db *db, int kind, const char *key, const char *name,
+/* The id and critical flag of the entity with `key`; STK_ENOTFOUND (no
+ * message) when there is none. */
+enum stk_err store_entities_find(struct db *db, const char *key, long long *id, int *critical,
+                                 struct stk_error *err);
+/* Inserts a new entity (`props` JSON text, may be NULL) seen at `seen_ms`. */
+enum stk_err store_entities_insert(struct db *db, int kind, const char *key, const char *name,
                                    const char *cluster, const char *props, long long seen_ms,
-                                   long long *id, int *critical, struct stk_error *err);
+                                   long long *id, struct stk_error *err);
 /* Moves last_seen forward to `seen_ms` (never back). */
 enum stk_err store_entities_touch(struct db *db, long long id, long long seen_ms,
                                   struct stk_error *err);

@@ -100,6 +100,13 @@ struct inc_state {
 };
 
 #define STATE_SLOTS 32
+#define TOUCH_SLOTS 4096 /* power of two */
+#define TOUCH_FLUSH_AT 3000
+
+struct touch_slot {
+    long long id; /* 0: empty */
+    long long ts;
+};
 
 struct ingest_ctx {
     struct db *db;
@@ -109,7 +116,43 @@ struct ingest_ctx {
     int n_states;
     struct ingest_result *res;
     struct stk_error *err;
+    struct touch_slot *touches; /* TOUCH_SLOTS */
+    int n_touches;
 };
+
+static enum stk_err touch_flush(struct ingest_ctx *c)
+{
+    for (int i = 0; i < TOUCH_SLOTS && c->n_touches > 0; i++) {
+        struct touch_slot *t = &c->touches[i];
+        if (t->id != 0) {
+            enum stk_err rc = store_entities_touch(c->db, t->id, t->ts, c->err);
+            if (rc != STK_OK) {
+                return rc;
+            }
+            t->id = 0;
+            c->n_touches--;
+        }
+    }
+    return STK_OK;
+}
+
+static enum stk_err touch(struct ingest_ctx *c, long long id, long long ts)
+{
+    unsigned h = (unsigned)((unsigned long long)id * 0x9E3779B97F4A7C15ull >> 40);
+    for (unsigned i = 0;; i++) {
+        struct touch_slot *t = &c->touches[(h + i) & (TOUCH_SLOTS - 1)];
+        if (t->id == id) {
+            t->ts = ts > t->ts ? ts : t->ts;
+            return STK_OK;
+        }
+        if (t->id == 0) {
+            t->id = id;
+            t->ts = ts;
+            break;
+        }
+    }
+    return ++c->n_touches >= TOUCH_FLUSH_AT ? touch_flush(c) : STK_OK;
+}
 
 static enum stk_err flush_state(struct ingest_ctx *c, struct inc_state *st)
 {
@@ -342,6 +385,27 @@ static enum stk_err find_links(struct ingest_ctx *c, const struct alert_in *a,
     return STK_OK;
 }
 
+/* Finds or creates an entity. Its last_seen moves forward once per batch
+ * (touch_flush), not once per alert: hot entities are in most alerts. */
+static enum stk_err resolve_entity(struct ingest_ctx *c, const struct alert_in *a,
+                                   const struct entity_ref *e, long long *id, int *critical)
+{
+    enum stk_err rc = store_entities_find(c->db, e->key, id, critical, c->err);
+    if (rc == STK_OK) {
+        return touch(c, *id, a->last_ms);
+    }
+    if (rc != STK_ENOTFOUND) {
+        return rc;
+    }
+    char cluster[ALERT_CLUSTER_MAX];
+    entity_cluster(e, a->cluster, cluster, sizeof(cluster));
+    char *props = e->props ? json_dumps(e->props, JSON_COMPACT) : NULL;
+    rc = store_entities_insert(c->db, e->kind, e->key, e->name, cluster, props, a->last_ms, id,
+                               c->err);
+    free(props);
+    return rc;
+}
+
 static enum stk_err store_one(struct ingest_ctx *c, const struct alert_in *a)
 {
     unsigned char ikey[ALERT_IKEY_LEN];
@@ -363,16 +427,7 @@ static enum stk_err store_one(struct ingest_ctx *c, const struct alert_in *a)
     long long ids[ALERT_MAX_ENTITIES];
     int critical[ALERT_MAX_ENTITIES];
     for (int i = 0; i < a->n_entities; i++) {
-        const struct entity_ref *e = &a->entities[i];
-        char cluster[ALERT_CLUSTER_MAX];
-        entity_cluster(e, a->cluster, cluster, sizeof(cluster));
-        char *props = e->props ? json_dumps(e->props, JSON_COMPACT) : NULL;
-        rc = store_entities_upsert(c->db, e->kind, e->key, e->name, cluster, props, a->last_ms,
-                                   &ids[i], &critical[i], c->err);
-        free(props);
-        if (rc == STK_OK) {
-            rc = store_entities_touch(c->db, ids[i], a->last_ms, c->err);
-        }
+        rc = resolve_entity(c, a, &a->entities[i], &ids[i], &critical[i]);
         if (rc != STK_OK) {
             return rc;
         }
@@ -450,17 +505,17 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
 {
     memset(out, 0, sizeof(*out));
     struct inc_state *states = calloc(STATE_SLOTS, sizeof(*states));
-    if (states == NULL) {
+    struct touch_slot *touches = calloc(TOUCH_SLOTS, sizeof(*touches));
+    if (states == NULL || touches == NULL) {
+        free(states);
+        free(touches);
         return stk_error_set(err, STK_ENOMEM, "out of memory");
     }
     struct ingest_ctx c = {
         .db = db, .s = s, .now = now_ms(), .states = states, .res = out, .err = err,
+        .touches = touches,
     };
     enum stk_err rc = db_begin(db, err);
-    if (rc != STK_OK) {
-        free(states);
-        return rc;
-    }
     for (size_t i = 0; rc == STK_OK && i < b->n_procs; i++) {
         rc = store_hunting_insert_proc(db, &b->procs[i], err);
     }
@@ -472,6 +527,9 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
     }
     if (rc == STK_OK) {
         rc = flush_all(&c);
+    }
+    if (rc == STK_OK) {
+        rc = touch_flush(&c);
     }
     out->procs = (long)b->n_procs;
     out->audits = (long)b->n_audits;
@@ -502,5 +560,6 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
         memset(out, 0, sizeof(*out));
     }
     free(states);
+    free(touches);
     return rc;
 }

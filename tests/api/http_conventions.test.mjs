@@ -51,7 +51,7 @@ test('a query string does not change the route', async () => {
 
 test('unknown paths get 404 with the error envelope', async () => {
   for (const p of ['/api/v1/nope', '/api/v2/version', '/nope', '/healthz/extra', '/api/v1/version/',
-                   '/incidents/999', '/INCIDENTS', '/api']) {
+                   '/settings/999', '/INCIDENTS', '/api']) {
     const r = await get(srv.url + p);
     assert.equal(r.status, 404, p);
     assert.equal(r.headers.get('content-type'), JSON_TYPE, p);

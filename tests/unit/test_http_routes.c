@@ -72,7 +72,7 @@ static void literal_routes_are_exact(void **state)
 {
     (void)state;
     static const char *const paths[] = {
-        "/healthz/", "/healthzz", "/health", "/Healthz",          "/incidents/",     "/incidents/1",
+        "/healthz/", "/healthzz", "/health", "/Healthz",          "/incidents/",     "/settings/1",
         "//healthz", "",          "/api/v1", "/api/v1/version/x", "/api/v2/version", "healthz",
     };
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
@@ -259,8 +259,13 @@ static void every_route_matches_itself(void **state)
             ROUTE_FOUND);
         assert_string_equal(rt->pattern, want->pattern);
         assert_int_equal(n, np);
+        int has_patch = 0;
+        for (size_t k = 0; k < http_route_count; k++) {
+            has_patch |= strcmp(http_route_table[k].method, "PATCH") == 0 &&
+                         strcmp(http_route_table[k].pattern, want->pattern) == 0;
+        }
         assert_int_equal(http_routes_match("PATCH", path, &rt, params, &n, allow, sizeof(allow)),
-                         strcmp(want->method, "PATCH") == 0 ? ROUTE_FOUND : ROUTE_NO_METHOD);
+                         has_patch ? ROUTE_FOUND : ROUTE_NO_METHOD);
     }
 }
 
