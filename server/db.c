@@ -235,6 +235,29 @@ out:
     return STK_OK;
 }
 
+enum stk_err db_run(struct db *db, sqlite3_stmt *st, const char *what, struct stk_error *err)
+{
+    int src = sqlite3_step(st);
+    db_done(st);
+    return src == SQLITE_DONE ? STK_OK : db_fail(db, src, what, err);
+}
+
+enum stk_err db_run_ids(struct db *db, const char *sql, const char *what, int n, long long a,
+                        long long b, struct stk_error *err)
+{
+    sqlite3_stmt *st = db_stmt(db, sql, err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    if (n > 0) {
+        sqlite3_bind_int64(st, 1, a);
+    }
+    if (n > 1) {
+        sqlite3_bind_int64(st, 2, b);
+    }
+    return db_run(db, st, what, err);
+}
+
 void db_column_copy(sqlite3_stmt *st, int col, char *dst, size_t n)
 {
     const char *s = (const char *)sqlite3_column_text(st, col);

@@ -54,6 +54,13 @@ enum stk_err db_collect(struct db *db, sqlite3_stmt *st, size_t elem_size,
                         void (*row)(sqlite3_stmt *st, void *elem), void **out, size_t *count,
                         const char *what, struct stk_error *err);
 
+/* Steps `st` (bound by the caller) once, expecting no row, and resets it.
+ * `what` names the statement in the error message. */
+enum stk_err db_run(struct db *db, sqlite3_stmt *st, const char *what, struct stk_error *err);
+/* Runs the cached statement `sql` with `n` (0 to 2) integer parameters ?1 = a
+ * and ?2 = b, to completion. */
+enum stk_err db_run_ids(struct db *db, const char *sql, const char *what, int n, long long a,
+                        long long b, struct stk_error *err);
 /* Copies text column `col` into `dst` (size `n`, always terminated; NULL
  * becomes ""). */
 void db_column_copy(sqlite3_stmt *st, int col, char *dst, size_t n);

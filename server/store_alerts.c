@@ -117,13 +117,6 @@ static void row_to_alert(sqlite3_stmt *st, void *elem)
     a->created_at = sqlite3_column_int64(st, 14);
 }
 
-static enum stk_err run(struct db *db, sqlite3_stmt *st, const char *what, struct stk_error *err)
-{
-    int src = sqlite3_step(st);
-    db_done(st);
-    return src == SQLITE_DONE ? STK_OK : db_fail(db, src, what, err);
-}
-
 #define PREPARE(st, which)                                                                      \
     sqlite3_stmt *st = db_stmt(db, sql[which], err);                                            \
     if (st == NULL) {                                                                           \
@@ -164,7 +157,7 @@ enum stk_err store_alerts_insert(struct db *db, const unsigned char ikey[ALERT_I
     sqlite3_bind_text(st, 12, a->cluster, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 13, a->evidence ? a->evidence : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 14, a->created_at);
-    enum stk_err rc = run(db, st, "inserting an alert", err);
+    enum stk_err rc = db_run(db, st, "inserting an alert", err);
     if (rc == STK_OK) {
         *id = sqlite3_last_insert_rowid(db_handle(db));
     }
@@ -178,7 +171,7 @@ enum stk_err store_alerts_link(struct db *db, long long alert_id, long long enti
     sqlite3_bind_int64(st, 1, alert_id);
     sqlite3_bind_int64(st, 2, entity_id);
     sqlite3_bind_int64(st, 3, ts);
-    return run(db, st, "linking an alert to an entity", err);
+    return db_run(db, st, "linking an alert to an entity", err);
 }
 
 static enum stk_err neighbour(struct db *db, int which, long long entity_id, long long ts,
@@ -268,25 +261,17 @@ enum stk_err store_alerts_entities(struct db *db, long long alert_id, struct ent
 enum stk_err store_alerts_pin_to(struct db *db, long long alert_id, long long incident_id,
                                  struct stk_error *err)
 {
-    PREPARE(st, SQL_PIN);
-    sqlite3_bind_int64(st, 1, alert_id);
-    sqlite3_bind_int64(st, 2, incident_id);
-    enum stk_err rc = run(db, st, "moving an alert", err);
+    enum stk_err rc = db_run_ids(db, sql[SQL_PIN], "moving an alert", 2, alert_id, incident_id, err);
     if (rc != STK_OK) {
         return rc;
     }
-    PREPARE(un, SQL_UNLINK);
-    sqlite3_bind_int64(un, 1, alert_id);
-    return run(db, un, "unlinking an alert", err);
+    return db_run_ids(db, sql[SQL_UNLINK], "unlinking an alert", 1, alert_id, 0, err);
 }
 
 enum stk_err store_alerts_reassign(struct db *db, long long from, long long to,
                                    struct stk_error *err)
 {
-    PREPARE(st, SQL_REASSIGN);
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
-    return run(db, st, "moving alerts", err);
+    return db_run_ids(db, sql[SQL_REASSIGN], "moving alerts", 2, from, to, err);
 }
 
 enum stk_err store_alerts_set_linking(struct db *db, long long incident_id, int corr,
@@ -295,7 +280,7 @@ enum stk_err store_alerts_set_linking(struct db *db, long long incident_id, int 
     PREPARE(st, SQL_SET_LINKING);
     sqlite3_bind_int64(st, 1, incident_id);
     sqlite3_bind_int(st, 2, corr ? 1 : 0);
-    return run(db, st, "updating alert links", err);
+    return db_run(db, st, "updating alert links", err);
 }
 
 enum stk_err store_behaviour_seen(struct db *db, const char *key, long long ts, int *novel,
@@ -305,7 +290,7 @@ enum stk_err store_behaviour_seen(struct db *db, const char *key, long long ts, 
     PREPARE(st, SQL_BEHAVIOUR);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, ts);
-    enum stk_err rc = run(db, st, "recording a behaviour", err);
+    enum stk_err rc = db_run(db, st, "recording a behaviour", err);
     if (rc == STK_OK) {
         *novel = sqlite3_changes(db_handle(db)) > 0;
     }
@@ -344,7 +329,7 @@ enum stk_err store_hunting_insert_proc(struct db *db, const struct proc_event *p
     sqlite3_bind_text(st, 15, p->parent_name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 16, p->account, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 17, p->drift ? 1 : 0);
-    return run(db, st, "storing a process event", err);
+    return db_run(db, st, "storing a process event", err);
 }
 
 enum stk_err store_hunting_insert_audit(struct db *db, const struct audit_k8s_event *e,
@@ -367,5 +352,5 @@ enum stk_err store_hunting_insert_audit(struct db *db, const struct audit_k8s_ev
     sqlite3_bind_text(st, 12, e->user_agent, -1, SQLITE_STATIC);
     bind_opt_int(st, 13, e->response_code > 0 ? e->response_code : -1);
     sqlite3_bind_text(st, 14, e->raw ? e->raw : "{}", -1, SQLITE_STATIC);
-    return run(db, st, "storing an audit event", err);
+    return db_run(db, st, "storing an audit event", err);
 }

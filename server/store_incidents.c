@@ -135,13 +135,6 @@ static const char *const sql[SQL_N_] = {
         return err ? err->code : STK_EDB;                                                       \
     }
 
-static enum stk_err run(struct db *db, sqlite3_stmt *st, const char *what, struct stk_error *err)
-{
-    int src = sqlite3_step(st);
-    db_done(st);
-    return src == SQLITE_DONE ? STK_OK : db_fail(db, src, what, err);
-}
-
 static void row_to_incident(sqlite3_stmt *st, void *elem)
 {
     struct incident *in = elem;
@@ -193,7 +186,7 @@ enum stk_err store_incidents_insert(struct db *db, const struct incident *in, lo
     sqlite3_bind_int64(st, 17, in->last_ts);
     sqlite3_bind_int64(st, 18, in->created_at);
     sqlite3_bind_int64(st, 19, in->updated_at);
-    enum stk_err rc = run(db, st, "creating an incident", err);
+    enum stk_err rc = db_run(db, st, "creating an incident", err);
     if (rc == STK_OK) {
         *id = sqlite3_last_insert_rowid(db_handle(db));
     }
@@ -237,7 +230,7 @@ enum stk_err store_incidents_save_aggregates(struct db *db, const struct inciden
     sqlite3_bind_int64(st, 12, in->first_ts);
     sqlite3_bind_int64(st, 13, in->last_ts);
     sqlite3_bind_int64(st, 14, in->updated_at);
-    return run(db, st, "updating an incident", err);
+    return db_run(db, st, "updating an incident", err);
 }
 
 enum stk_err store_incidents_save_triage(struct db *db, const struct incident *in,
@@ -251,7 +244,7 @@ enum stk_err store_incidents_save_triage(struct db *db, const struct incident *i
     sqlite3_bind_text(st, 5, in->determination, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, in->tags[0] ? in->tags : "[]", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, in->updated_at);
-    return run(db, st, "updating an incident", err);
+    return db_run(db, st, "updating an incident", err);
 }
 
 enum stk_err store_incidents_mark_merged(struct db *db, long long id, long long into,
@@ -261,7 +254,7 @@ enum stk_err store_incidents_mark_merged(struct db *db, long long id, long long 
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, into);
     sqlite3_bind_int64(st, 3, now);
-    return run(db, st, "merging an incident", err);
+    return db_run(db, st, "merging an incident", err);
 }
 
 enum stk_err store_incidents_add_entity(struct db *db, long long incident_id, long long entity_id,
@@ -283,30 +276,21 @@ enum stk_err store_incidents_add_entity(struct db *db, long long incident_id, lo
 
 enum stk_err store_incidents_rebuild_entities(struct db *db, long long id, struct stk_error *err)
 {
-    PREPARE(clear, SQL_CLEAR_ENTITIES);
-    sqlite3_bind_int64(clear, 1, id);
-    enum stk_err rc = run(db, clear, "clearing incident entities", err);
+    enum stk_err rc = db_run_ids(db, sql[SQL_CLEAR_ENTITIES], "clearing incident entities", 1, id, 0, err);
     if (rc != STK_OK) {
         return rc;
     }
-    PREPARE(st, SQL_REBUILD_ENTITIES);
-    sqlite3_bind_int64(st, 1, id);
-    return run(db, st, "rebuilding incident entities", err);
+    return db_run_ids(db, sql[SQL_REBUILD_ENTITIES], "rebuilding incident entities", 1, id, 0, err);
 }
 
 enum stk_err store_incidents_move_entities(struct db *db, long long from, long long to,
                                            struct stk_error *err)
 {
-    PREPARE(st, SQL_MOVE_ENTITIES);
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
-    enum stk_err rc = run(db, st, "moving incident entities", err);
+    enum stk_err rc = db_run_ids(db, sql[SQL_MOVE_ENTITIES], "moving incident entities", 2, from, to, err);
     if (rc != STK_OK) {
         return rc;
     }
-    PREPARE(clear, SQL_CLEAR_ENTITIES);
-    sqlite3_bind_int64(clear, 1, from);
-    return run(db, clear, "clearing incident entities", err);
+    return db_run_ids(db, sql[SQL_CLEAR_ENTITIES], "clearing incident entities", 1, from, 0, err);
 }
 
 enum stk_err store_incidents_each_alert(struct db *db, long long id,
@@ -362,9 +346,7 @@ enum stk_err store_incidents_entities(struct db *db, long long id, int limit,
 enum stk_err store_incidents_refresh_impact(struct db *db, long long entity_id,
                                             struct stk_error *err)
 {
-    PREPARE(st, SQL_REFRESH_IMPACT);
-    sqlite3_bind_int64(st, 1, entity_id);
-    return run(db, st, "updating incident impact", err);
+    return db_run_ids(db, sql[SQL_REFRESH_IMPACT], "updating incident impact", 1, entity_id, 0, err);
 }
 
 static void bind_filters(sqlite3_stmt *st, const struct incident_filter *f)
@@ -519,7 +501,7 @@ enum stk_err store_incidents_history_add(struct db *db, long long incident_id, l
     if (details != NULL) {
         sqlite3_bind_text(st, 6, details, -1, SQLITE_STATIC);
     }
-    return run(db, st, "recording incident history", err);
+    return db_run(db, st, "recording incident history", err);
 }
 
 enum stk_err store_incidents_history(struct db *db, long long incident_id, int limit,
@@ -539,7 +521,7 @@ enum stk_err store_incidents_comment_add(struct db *db, long long incident_id, l
     sqlite3_bind_int64(st, 2, ts);
     sqlite3_bind_text(st, 3, author, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
-    enum stk_err rc = run(db, st, "adding a comment", err);
+    enum stk_err rc = db_run(db, st, "adding a comment", err);
     if (rc == STK_OK) {
         *id = sqlite3_last_insert_rowid(db_handle(db));
     }
