@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ALERT_COLUMNS                                                                           \
-    "id, incident_id, provider, rule, title, description, severity, tactic, technique,"         \
+#define ALERT_COLUMNS                                                                              \
+    "id, incident_id, provider, rule, title, description, severity, tactic, technique,"            \
     " first_ts, last_ts, cluster, evidence, pinned, created_at FROM alerts"
 
 enum {
@@ -117,10 +117,10 @@ static void row_to_alert(sqlite3_stmt *st, void *elem)
     a->created_at = sqlite3_column_int64(st, 14);
 }
 
-#define PREPARE(st, which)                                                                      \
-    sqlite3_stmt *st = db_stmt(db, sql[which], err);                                            \
-    if (st == NULL) {                                                                           \
-        return err ? err->code : STK_EDB;                                                       \
+#define PREPARE(st, which)                                                                         \
+    sqlite3_stmt *st = db_stmt(db, sql[which], err);                                               \
+    if (st == NULL) {                                                                              \
+        return err ? err->code : STK_EDB;                                                          \
     }
 
 enum stk_err store_alerts_exists(struct db *db, const unsigned char ikey[ALERT_IKEY_LEN],
@@ -164,8 +164,8 @@ enum stk_err store_alerts_insert(struct db *db, const unsigned char ikey[ALERT_I
     return rc;
 }
 
-enum stk_err store_alerts_link(struct db *db, long long alert_id, long long entity_id,
-                               long long ts, struct stk_error *err)
+enum stk_err store_alerts_link(struct db *db, long long alert_id, long long entity_id, long long ts,
+                               struct stk_error *err)
 {
     PREPARE(st, SQL_LINK);
     sqlite3_bind_int64(st, 1, alert_id);
@@ -229,8 +229,7 @@ enum stk_err store_alerts_get(struct db *db, long long id, struct alert_row *out
 }
 
 enum stk_err store_alerts_by_incident(struct db *db, long long incident_id, int limit,
-                                      struct alert_row **rows, size_t *count,
-                                      struct stk_error *err)
+                                      struct alert_row **rows, size_t *count, struct stk_error *err)
 {
     *rows = NULL;
     *count = 0;
@@ -261,7 +260,8 @@ enum stk_err store_alerts_entities(struct db *db, long long alert_id, struct ent
 enum stk_err store_alerts_pin_to(struct db *db, long long alert_id, long long incident_id,
                                  struct stk_error *err)
 {
-    enum stk_err rc = db_run_ids(db, sql[SQL_PIN], "moving an alert", 2, alert_id, incident_id, err);
+    enum stk_err rc =
+        db_run_ids(db, sql[SQL_PIN], "moving an alert", 2, alert_id, incident_id, err);
     if (rc != STK_OK) {
         return rc;
     }

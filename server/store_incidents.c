@@ -4,35 +4,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INCIDENT_COLUMNS                                                                        \
-    "id, title, severity, status, assignee, classification, determination, tags, sources,"      \
-    " tactics, high_impact, alert_count, entity_count, coalesce(main_entity, 0), main_count,"   \
-    " clusters, first_ts, last_ts, created_at, updated_at, coalesce(merged_into, 0)"            \
+#define INCIDENT_COLUMNS                                                                           \
+    "id, title, severity, status, assignee, classification, determination, tags, sources,"         \
+    " tactics, high_impact, alert_count, entity_count, coalesce(main_entity, 0), main_count,"      \
+    " clusters, first_ts, last_ts, created_at, updated_at, coalesce(merged_into, 0)"               \
     " FROM incidents"
 
 /* Filters shared by every listing variant; ?1/?2 (status) and the keyset
  * condition differ per variant. The IN sub-selects are only evaluated when
  * their filter is set. */
-#define LIST_FILTERS                                                                            \
-    " AND (?3 = 0 OR (?3 >> severity) & 1)"                                                     \
-    " AND (?4 = 0 OR (sources & ?4) != 0)"                                                      \
-    " AND (?5 IS NULL OR assignee = ?5)"                                                        \
-    " AND (?6 = 0 OR (?6 >> classification) & 1)"                                              \
-    " AND (?7 = 0 OR id IN (SELECT incident_id FROM incident_entities WHERE entity_id = ?7))"   \
-    " AND (?8 = 0 OR last_ts >= ?8) AND (?9 = 0 OR first_ts <= ?9)"                             \
-    " AND (?10 IS NULL OR title LIKE ?10 ESCAPE '\\' OR id IN (SELECT ie.incident_id"           \
-    " FROM incident_entities ie JOIN entities e ON e.id = ie.entity_id"                         \
+#define LIST_FILTERS                                                                               \
+    " AND (?3 = 0 OR (?3 >> severity) & 1)"                                                        \
+    " AND (?4 = 0 OR (sources & ?4) != 0)"                                                         \
+    " AND (?5 IS NULL OR assignee = ?5)"                                                           \
+    " AND (?6 = 0 OR (?6 >> classification) & 1)"                                                  \
+    " AND (?7 = 0 OR id IN (SELECT incident_id FROM incident_entities WHERE entity_id = ?7))"      \
+    " AND (?8 = 0 OR last_ts >= ?8) AND (?9 = 0 OR first_ts <= ?9)"                                \
+    " AND (?10 IS NULL OR title LIKE ?10 ESCAPE '\\' OR id IN (SELECT ie.incident_id"              \
+    " FROM incident_entities ie JOIN entities e ON e.id = ie.entity_id"                            \
     " WHERE e.name LIKE ?10 ESCAPE '\\'))"
 
 #define BY_STATUS " WHERE status = ?1 AND ?2 = ?2"
 #define BY_MASK " WHERE ?1 = ?1 AND status < 3 AND (?2 = 0 OR (?2 >> status) & 1)"
-#define PAGE_ACTIVITY                                                                           \
+#define PAGE_ACTIVITY                                                                              \
     " AND ?13 = ?13 AND (last_ts, id) < (?11, ?12) ORDER BY last_ts DESC, id DESC LIMIT ?14"
-#define PAGE_SEVERITY                                                                           \
-    " AND (severity, last_ts, id) < (?13, ?11, ?12)"                                            \
+#define PAGE_SEVERITY                                                                              \
+    " AND (severity, last_ts, id) < (?13, ?11, ?12)"                                               \
     " ORDER BY severity DESC, last_ts DESC, id DESC LIMIT ?14"
-#define PAGE_ALERTS                                                                             \
-    " AND ?11 = ?11 AND (alert_count, id) < (?13, ?12) ORDER BY alert_count DESC, id DESC"      \
+#define PAGE_ALERTS                                                                                \
+    " AND ?11 = ?11 AND (alert_count, id) < (?13, ?12) ORDER BY alert_count DESC, id DESC"         \
     " LIMIT ?14"
 
 enum {
@@ -129,10 +129,10 @@ static const char *const sql[SQL_N_] = {
                      " FROM incident_comments WHERE incident_id = ? ORDER BY id LIMIT ?",
 };
 
-#define PREPARE(st, which)                                                                      \
-    sqlite3_stmt *st = db_stmt(db, sql[which], err);                                            \
-    if (st == NULL) {                                                                           \
-        return err ? err->code : STK_EDB;                                                       \
+#define PREPARE(st, which)                                                                         \
+    sqlite3_stmt *st = db_stmt(db, sql[which], err);                                               \
+    if (st == NULL) {                                                                              \
+        return err ? err->code : STK_EDB;                                                          \
     }
 
 static void row_to_incident(sqlite3_stmt *st, void *elem)
@@ -247,8 +247,8 @@ enum stk_err store_incidents_save_triage(struct db *db, const struct incident *i
     return db_run(db, st, "updating an incident", err);
 }
 
-enum stk_err store_incidents_mark_merged(struct db *db, long long id, long long into,
-                                         long long now, struct stk_error *err)
+enum stk_err store_incidents_mark_merged(struct db *db, long long id, long long into, long long now,
+                                         struct stk_error *err)
 {
     PREPARE(st, SQL_MARK_MERGED);
     sqlite3_bind_int64(st, 1, id);
@@ -276,7 +276,8 @@ enum stk_err store_incidents_add_entity(struct db *db, long long incident_id, lo
 
 enum stk_err store_incidents_rebuild_entities(struct db *db, long long id, struct stk_error *err)
 {
-    enum stk_err rc = db_run_ids(db, sql[SQL_CLEAR_ENTITIES], "clearing incident entities", 1, id, 0, err);
+    enum stk_err rc =
+        db_run_ids(db, sql[SQL_CLEAR_ENTITIES], "clearing incident entities", 1, id, 0, err);
     if (rc != STK_OK) {
         return rc;
     }
@@ -286,7 +287,8 @@ enum stk_err store_incidents_rebuild_entities(struct db *db, long long id, struc
 enum stk_err store_incidents_move_entities(struct db *db, long long from, long long to,
                                            struct stk_error *err)
 {
-    enum stk_err rc = db_run_ids(db, sql[SQL_MOVE_ENTITIES], "moving incident entities", 2, from, to, err);
+    enum stk_err rc =
+        db_run_ids(db, sql[SQL_MOVE_ENTITIES], "moving incident entities", 2, from, to, err);
     if (rc != STK_OK) {
         return rc;
     }
@@ -320,8 +322,8 @@ static void row_to_incident_entity(sqlite3_stmt *st, void *elem)
     ((struct entity *)elem)->alert_count = sqlite3_column_int64(st, 9);
 }
 
-enum stk_err store_incidents_entities(struct db *db, long long id, int limit,
-                                      struct entity **list, size_t *count, struct stk_error *err)
+enum stk_err store_incidents_entities(struct db *db, long long id, int limit, struct entity **list,
+                                      size_t *count, struct stk_error *err)
 {
     *list = NULL;
     *count = 0;
@@ -329,8 +331,8 @@ enum stk_err store_incidents_entities(struct db *db, long long id, int limit,
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int(st, 2, limit);
     void *out = NULL;
-    enum stk_err rc = db_collect(db, st, sizeof(struct entity), row_to_incident_entity, &out,
-                                 count, "listing incident entities", err);
+    enum stk_err rc = db_collect(db, st, sizeof(struct entity), row_to_incident_entity, &out, count,
+                                 "listing incident entities", err);
     *list = out;
     for (size_t i = 0; rc == STK_OK && i < *count; i++) {
         if ((*list)[i].props == NULL) {
@@ -346,7 +348,8 @@ enum stk_err store_incidents_entities(struct db *db, long long id, int limit,
 enum stk_err store_incidents_refresh_impact(struct db *db, long long entity_id,
                                             struct stk_error *err)
 {
-    return db_run_ids(db, sql[SQL_REFRESH_IMPACT], "updating incident impact", 1, entity_id, 0, err);
+    return db_run_ids(db, sql[SQL_REFRESH_IMPACT], "updating incident impact", 1, entity_id, 0,
+                      err);
 }
 
 static void bind_filters(sqlite3_stmt *st, const struct incident_filter *f)
@@ -464,8 +467,7 @@ static void row_to_note(sqlite3_stmt *st, void *elem)
 }
 
 static enum stk_err collect_notes(struct db *db, int which, long long incident_id, int limit,
-                                  struct incident_note **list, size_t *count,
-                                  struct stk_error *err)
+                                  struct incident_note **list, size_t *count, struct stk_error *err)
 {
     *list = NULL;
     *count = 0;
@@ -488,9 +490,8 @@ static enum stk_err collect_notes(struct db *db, int which, long long incident_i
 }
 
 enum stk_err store_incidents_history_add(struct db *db, long long incident_id, long long ts,
-                                         const char *actor, const char *kind,
-                                         const char *summary, const char *details,
-                                         struct stk_error *err)
+                                         const char *actor, const char *kind, const char *summary,
+                                         const char *details, struct stk_error *err)
 {
     PREPARE(st, SQL_HISTORY_ADD);
     sqlite3_bind_int64(st, 1, incident_id);
