@@ -138,7 +138,8 @@ enum stk_err svc_incidents_recompute(struct db *db, long long id, long long now,
         }
         int better = main == NULL;
         if (!better) {
-            int r = svc_ingest_kind_rank(e->kind), cur = svc_ingest_kind_rank(main->kind);
+            int r = svc_ingest_entity_rank(e->kind, e->name);
+            int cur = svc_ingest_entity_rank(main->kind, main->name);
             better = r != cur ? r > cur
                               : (e->alert_count != main->alert_count
                                      ? e->alert_count > main->alert_count

@@ -29,6 +29,17 @@
 #include "svc_audit.h"
 #include "svc_incidents.h"
 
+static int identity_too_common(const char *name);
+
+int svc_ingest_entity_rank(int kind, const char *name)
+{
+    /* An identity every request carries names nothing: rank it low. */
+    if (kind == ENT_IDENTITY && identity_too_common(name)) {
+        return 1;
+    }
+    return svc_ingest_kind_rank(kind);
+}
+
 int svc_ingest_kind_rank(int kind)
 {
     static const int rank[ENT_KIND_N] = {
@@ -77,7 +88,7 @@ static void entity_cluster(const struct entity_ref *e, const char *alert_cluster
 {
     out[0] = '\0';
     if (e->kind == ENT_CLUSTER) {
-        snprintf(out, n, "%s", e->name);
+        snprintf(out, n, "%.*s", (int)(n - 1), e->name);
         return;
     }
     const char *colon = strchr(e->key, ':');
@@ -283,12 +294,14 @@ static void add_cluster(struct incident *in, const char *name)
 }
 
 /* True when (rank, count, key) beats the incident's main entity. */
-static int better_main(const struct inc_state *st, int kind, long long count, const char *key)
+static int better_main(const struct inc_state *st, int kind, const char *name, long long count,
+                       const char *key)
 {
     if (st->main_kind < 0) {
         return 1;
     }
-    int r = svc_ingest_kind_rank(kind), cur = svc_ingest_kind_rank(st->main_kind);
+    int r = svc_ingest_entity_rank(kind, name);
+    int cur = svc_ingest_entity_rank(st->main_kind, st->main_name);
     if (r != cur) {
         return r > cur;
     }
@@ -338,7 +351,7 @@ static enum stk_err add_to_incident(struct ingest_ctx *c, struct inc_state *st,
         }
         if (ids[i] == in->main_entity) {
             in->main_count = count;
-        } else if (better_main(st, e->kind, count, e->key)) {
+        } else if (better_main(st, e->kind, e->name, count, e->key)) {
             in->main_entity = ids[i];
             in->main_count = count;
             st->main_kind = e->kind;

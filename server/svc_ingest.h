@@ -32,5 +32,8 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
 /* How strongly an entity kind names an incident (pod highest); used for the
  * incident's main entity. */
 int svc_ingest_kind_rank(int kind);
+/* The same for one entity: identities every request carries
+ * (system:anonymous, system:node:...) rank lowest. */
+int svc_ingest_entity_rank(int kind, const char *name);
 
 #endif
