@@ -371,6 +371,16 @@ int http_incidents_get(struct http_req *r)
     return http_reply_json(r, 200, body);
 }
 
+/* Characters (code points) of valid UTF-8 text, as jansson guarantees. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s != '\0'; s++) {
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    }
+    return n;
+}
+
 /* Reads the PATCH body into `ch`; NULL, or what is wrong. */
 static const char *parse_change(json_t *in, struct incident_change *ch)
 {
@@ -425,8 +435,8 @@ static const char *parse_change(json_t *in, struct incident_change *ch)
         json_t *t;
         json_array_foreach(v, i, t)
         {
-            if (!json_is_string(t) || json_string_length(t) == 0 ||
-                json_string_length(t) > 40) {
+            if (!json_is_string(t) || utf8_chars(json_string_value(t)) == 0 ||
+                utf8_chars(json_string_value(t)) > 40) {
                 return "tags: each tag is a string of 1 to 40 characters";
             }
         }

@@ -1,4 +1,5 @@
 /* POST /api/v1/ingest/falco, /api/v1/ingest/k8s-audit and /api/v1/alerts. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,30 @@ static int request_cluster(struct http_req *r, char *out, size_t n)
     return 0;
 }
 
+/* Alerts may name their cluster (Stockade's JSON does); it must be a valid
+ * name, and the token's own when the token is bound to one. */
+static enum stk_err check_clusters(const struct http_req *r, const struct ingest_batch *b,
+                                   struct ingest_reject *rej)
+{
+    const char *bound = r->who.cluster;
+    for (size_t i = 0; i < b->n_alerts; i++) {
+        const char *c = b->alerts[i].cluster;
+        rej->index = (long)i;
+        if (c[0] != '\0' && !cluster_name_ok(c)) {
+            snprintf(rej->reason, sizeof(rej->reason),
+                     "element %zu: cluster: expected 1 to 63 letters, digits, '-', '_' or '.'", i);
+            return STK_EINVAL;
+        }
+        if (bound[0] != '\0' && strcmp(c, bound) != 0) {
+            snprintf(rej->reason, sizeof(rej->reason),
+                     "element %zu: cluster: this token is bound to another cluster", i);
+            return STK_EFORBIDDEN;
+        }
+    }
+    rej->index = -1;
+    return STK_OK;
+}
+
 static int reply_rejected(struct http_req *r, enum stk_err rc, const struct ingest_reject *rej)
 {
     json_t *e = json_pack("{s:s, s:s}", "code", stk_err_name(rc), "message", rej->reason);
@@ -85,6 +110,9 @@ static int ingest(struct http_req *r, enum format fmt, const char *what)
         rc = ingest_parse_alerts(body, len, cluster, &b, &rej);
     }
     free(body);
+    if (rc == STK_OK) {
+        rc = check_clusters(r, &b, &rej);
+    }
     if (rc != STK_OK) {
         ingest_batch_release(&b);
         return reply_rejected(r, rc, &rej);
@@ -96,7 +124,14 @@ static int ingest(struct http_req *r, enum format fmt, const char *what)
     struct actor by = http_actor(r);
     struct ingest_result res;
     rc = svc_ingest_store(r->db, &s, &b, &by, what, &res, &err);
-    size_t n_alerts = b.n_alerts, n_events = fmt == FMT_K8S_AUDIT ? b.n_audits : b.n_alerts;
+    size_t n_alerts = b.n_alerts, n_events = b.n_audits;
+    if (fmt != FMT_K8S_AUDIT) {
+        /* Falco events give one alert each, plus our own drift alerts. */
+        n_events = 0;
+        for (size_t i = 0; i < b.n_alerts; i++) {
+            n_events += fmt == FMT_ALERTS || b.alerts[i].provider != PROV_STOCKADE_RULES;
+        }
+    }
     ingest_batch_release(&b);
     if (rc != STK_OK) {
         return http_reply_svc_error(r, rc, &err, "ingest_failed");

@@ -511,6 +511,8 @@ static enum stk_err check_change(struct db *db, const struct incident *cur,
         if (rc != STK_OK) {
             return stk_error_set(err, rc, "reading users failed");
         }
+        /* User names match without regard to case: keep the user's own. */
+        snprintf(next->assignee, sizeof(next->assignee), "%.63s", u.username);
     }
     return STK_OK;
 }
@@ -610,6 +612,10 @@ enum stk_err svc_incidents_comment(struct db *db, const struct actor *by, long l
     struct incident cur;
     long long now = now_ms(), cid = 0;
     rc = store_incidents_get(db, id, &cur, err);
+    if (rc == STK_OK && cur.status == INC_MERGED) {
+        rc = stk_error_set(err, STK_ECONFLICT, "incident %lld was merged into incident %lld", id,
+                           cur.merged_into);
+    }
     if (rc == STK_OK) {
         rc = store_incidents_comment_add(db, id, now, by->name, text, &cid, err);
     }

@@ -16,12 +16,65 @@
 #define REPORT_MAX_RESPONSES 20
 #define TEXT_MAX (64 * 1024)
 
+static int by_time_then_content(const void *pa, const void *pb)
+{
+    const struct alert_row *a = pa, *b = pb;
+    if (a->first_ts != b->first_ts) {
+        return a->first_ts < b->first_ts ? -1 : 1;
+    }
+    int c = strcmp(a->title, b->title);
+    if (c == 0) {
+        c = strcmp(a->rule, b->rule);
+    }
+    if (c == 0) {
+        c = a->severity - b->severity;
+    }
+    if (c == 0) {
+        c = strcmp(a->description ? a->description : "", b->description ? b->description : "");
+    }
+    return c != 0 ? c : (a->id < b->id ? -1 : a->id > b->id);
+}
+
 static void when(long long ms, char *out, size_t n)
 {
     time_t s = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
     strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* "pod" / "pods", "identity" / "identities", "IP" / "IPs". */
+static const char *kind_plural(int kind, long long n)
+{
+    static const char *const many[ENT_KIND_N] = {
+        [ENT_CLUSTER] = "clusters",
+        [ENT_NAMESPACE] = "namespaces",
+        [ENT_NODE] = "nodes",
+        [ENT_POD] = "pods",
+        [ENT_CONTAINER] = "containers",
+        [ENT_DEPLOYMENT] = "deployments",
+        [ENT_SERVICE] = "services",
+        [ENT_IMAGE] = "images",
+        [ENT_REGISTRY] = "registries",
+        [ENT_IDENTITY] = "identities",
+        [ENT_IP] = "IPs",
+        [ENT_CLOUD_RESOURCE] = "cloud resources",
+    };
+    static const char *const one[ENT_KIND_N] = {
+        [ENT_CLUSTER] = "cluster",
+        [ENT_NAMESPACE] = "namespace",
+        [ENT_NODE] = "node",
+        [ENT_POD] = "pod",
+        [ENT_CONTAINER] = "container",
+        [ENT_DEPLOYMENT] = "deployment",
+        [ENT_SERVICE] = "service",
+        [ENT_IMAGE] = "image",
+        [ENT_REGISTRY] = "registry",
+        [ENT_IDENTITY] = "identity",
+        [ENT_IP] = "IP",
+        [ENT_CLOUD_RESOURCE] = "cloud resource",
+    };
+    return n == 1 ? one[kind] : many[kind];
 }
 
 static const char *plural(long long n)
@@ -82,10 +135,10 @@ static json_t *section(const struct incident_detail *d, int tactic)
         }
         last = a->last_ts > last ? a->last_ts : last;
         worst = a->severity > worst ? a->severity : worst;
-        json_array_append_new(alerts, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)a->id,
-                                                "title", a->title, "severity",
-                                                alert_severity_name(a->severity), "technique",
-                                                a->technique));
+        json_array_append_new(alerts,
+                              json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)a->id, "title",
+                                        a->title, "severity", alert_severity_name(a->severity),
+                                        "technique", a->technique));
     }
     if (count == 0) {
         json_decref(alerts);
@@ -96,14 +149,14 @@ static json_t *section(const struct incident_detail *d, int tactic)
     when(last, t2, sizeof(t2));
     struct buf b;
     buf_init(&b, TEXT_MAX);
-    buf_printf(&b, "%lld alert%s between %s and %s (highest severity %s): ", count,
-               plural(count), t1, t2, alert_severity_name(worst));
+    buf_printf(&b, "%lld alert%s between %s and %s (highest severity %s): ", count, plural(count),
+               t1, t2, alert_severity_name(worst));
     distinct_titles(&b, d->alerts, d->n_alerts, tactic);
     buf_append_str(&b, ".");
-    json_t *s = json_pack("{s:s, s:s, s:s%, s:o}", "tactic",
-                          tactic ? alert_tactic_name(tactic) : "other", "label",
-                          tactic ? alert_tactic_label(tactic) : "Other activity", "text",
-                          b.data ? b.data : "", b.len, "alerts", alerts);
+    json_t *s =
+        json_pack("{s:s, s:s, s:s%, s:o}", "tactic", tactic ? alert_tactic_name(tactic) : "other",
+                  "label", tactic ? alert_tactic_label(tactic) : "Other activity", "text",
+                  b.data ? b.data : "", b.len, "alerts", alerts);
     buf_release(&b);
     return s;
 }
@@ -122,8 +175,8 @@ static void summary(struct buf *b, const struct incident_detail *d)
             buf_printf(b, "%s%s", listed++ ? " and " : "", alert_provider_label(p));
         }
     }
-    buf_printf(b, " were correlated into this incident, of %s severity. ",
-               alert_severity_name(in->severity));
+    buf_printf(b, " %s correlated into this incident, of %s severity. ",
+               in->alert_count == 1 ? "was" : "were", alert_severity_name(in->severity));
     int n_tactics = 0;
     for (int t = 1; t < TACTIC_N; t++) {
         n_tactics += (in->tactics >> t) & 1;
@@ -135,7 +188,10 @@ static void summary(struct buf *b, const struct incident_detail *d)
         for (int t = 1; t < TACTIC_N; t++) {
             if (in->tactics & (1u << t)) {
                 done++;
-                buf_printf(b, "%s%s", done == 1 ? "" : done == n_tactics ? " and " : ", ",
+                buf_printf(b, "%s%s",
+                           done == 1           ? ""
+                           : done == n_tactics ? " and "
+                                               : ", ",
                            alert_tactic_label(t));
             }
         }
@@ -152,7 +208,7 @@ static void summary(struct buf *b, const struct incident_detail *d)
     for (int k = 0; k < ENT_KIND_N; k++) {
         if (per_kind[k] > 0) {
             buf_printf(b, "%s%lld %s", listed++ ? ", " : " (", per_kind[k],
-                       alert_entity_kind_name(k));
+                       kind_plural(k, per_kind[k]));
         }
     }
     buf_append_str(b, listed ? ")." : ".");
@@ -202,11 +258,10 @@ static json_t *responses(const struct incident_detail *d)
             snprintf(label, sizeof(label), "%s pod %s", verbs[t], pod);
             snprintf(href, sizeof(href), "/incidents/%lld#respond-%s-%lld", d->in.id, types[t],
                      e->id);
-            json_array_append_new(list, json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:I, s:s}",
-                                                  "type", types[t], "label", label, "target",
-                                                  "cluster", cluster, "namespace", ns, "pod",
-                                                  pod, "entity_id", (json_int_t)e->id, "href",
-                                                  href));
+            json_array_append_new(list, json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:I, s:s}", "type",
+                                                  types[t], "label", label, "target", "cluster",
+                                                  cluster, "namespace", ns, "pod", pod, "entity_id",
+                                                  (json_int_t)e->id, "href", href));
         }
     }
     return list;
@@ -222,6 +277,14 @@ enum stk_err svc_incidents_report(struct db *db, long long id, struct incident *
         return rc;
     }
     *in = d.in;
+    if (d.in.status == INC_MERGED) {
+        svc_incidents_detail_release(&d);
+        return stk_error_set(err, STK_ECONFLICT, "incident %lld was merged into incident %lld", id,
+                             in->merged_into);
+    }
+    /* Alerts with the same time are ordered by their content, not by
+     * arrival, so that the text does not depend on it. */
+    qsort(d.alerts, d.n_alerts, sizeof(*d.alerts), by_time_then_content);
     json_t *sections = json_array();
     for (int t = 1; t <= TACTIC_N; t++) {
         json_t *s = section(&d, t == TACTIC_N ? TACTIC_NONE : t);
@@ -232,11 +295,10 @@ enum stk_err svc_incidents_report(struct db *db, long long id, struct incident *
     json_t *ents = json_array();
     for (size_t i = 0; i < d.n_entities; i++) {
         const struct entity *e = &d.entities[i];
-        json_array_append_new(ents, json_pack("{s:I, s:s, s:s, s:s, s:b, s:I}", "id",
-                                              (json_int_t)e->id, "kind",
-                                              alert_entity_kind_name(e->kind), "name", e->name,
-                                              "key", e->key, "critical", e->critical,
-                                              "alert_count", (json_int_t)e->alert_count));
+        json_array_append_new(
+            ents, json_pack("{s:I, s:s, s:s, s:s, s:b, s:I}", "id", (json_int_t)e->id, "kind",
+                            alert_entity_kind_name(e->kind), "name", e->name, "key", e->key,
+                            "critical", e->critical, "alert_count", (json_int_t)e->alert_count));
     }
     struct buf b;
     buf_init(&b, TEXT_MAX);
