@@ -35,6 +35,15 @@ static int by_time_then_content(const void *pa, const void *pb)
     return c != 0 ? c : (a->id < b->id ? -1 : a->id > b->id);
 }
 
+static void rfc3339(long long ms, char *out, size_t n)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t used = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + used, n - used, ".%03dZ", (int)(ms % 1000));
+}
+
 static void when(long long ms, char *out, size_t n)
 {
     time_t s = (time_t)(ms / 1000);
@@ -135,10 +144,12 @@ static json_t *section(const struct incident_detail *d, int tactic)
         }
         last = a->last_ts > last ? a->last_ts : last;
         worst = a->severity > worst ? a->severity : worst;
-        json_array_append_new(alerts,
-                              json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)a->id, "title",
-                                        a->title, "severity", alert_severity_name(a->severity),
-                                        "technique", a->technique));
+        char at[40];
+        rfc3339(a->first_ts, at, sizeof(at));
+        json_array_append_new(alerts, json_pack("{s:I, s:s, s:s, s:s, s:s}", "id",
+                                                (json_int_t)a->id, "title", a->title, "severity",
+                                                alert_severity_name(a->severity), "technique",
+                                                a->technique, "time", at));
     }
     if (count == 0) {
         json_decref(alerts);
