@@ -43,7 +43,9 @@ enum stk_err ingest_parse_k8s_audit(const char *body, size_t len, const char *cl
                                     struct ingest_reject *rej);
 
 /* Stockade's own alert JSON (docs/alert.schema.json): one object or an
- * array. Strict: unknown keys are refused. */
+ * array. Strict: unknown keys are refused. An alert's "cluster" applies when
+ * `cluster` is ""; naming another cluster than a non-empty `cluster` is
+ * STK_EFORBIDDEN (a bound token cannot place alerts in another cluster). */
 enum stk_err ingest_parse_alerts(const char *body, size_t len, const char *cluster,
                                  struct ingest_batch *out, struct ingest_reject *rej);
 

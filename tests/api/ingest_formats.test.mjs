@@ -307,7 +307,8 @@ test('every audit sample is stored; the cluster-admin binding and the exec raise
   assert.ok(entityKeys(srv, "a.rule = 'k8s.pod_exec'").includes('pod:lab/default/nginx-deployment-7998647bdf-phvq7'));
 
   const rows = sqj(srv, `SELECT OperationName, Verb, ResourceKind, ResourceNamespace, ResourceName, UserName,
-    UserGroups, SourceIPs, UserAgent, ResponseCode, Timestamp FROM CloudAuditEvents ORDER BY Timestamp, id;`);
+    UserGroups, SourceIPs, UserAgent, ResponseCode, Timestamp FROM CloudAuditEvents WHERE ClusterName = 'lab'
+    ORDER BY Timestamp, id;`);
   const execRow = rows.find((r) => r.OperationName === 'create pods/exec');
   assert.deepEqual(execRow, {
     OperationName: 'create pods/exec', Verb: 'create', ResourceKind: 'pods/exec', ResourceNamespace: 'default',
