@@ -147,7 +147,7 @@ struct proc_event {
     long long ppid; /* -1 when unknown */
     char process_name[ALERT_NAME_MAX];
     char *cmdline; /* owned, may be NULL */
-    char folder[ALERT_NAME_MAX];
+    char folder[1024];
     char file[ALERT_NAME_MAX];
     char parent_name[ALERT_NAME_MAX];
     char account[ALERT_NAME_MAX];
@@ -167,7 +167,7 @@ struct audit_k8s_event {
     char user_name[ALERT_NAME_MAX];
     char *user_groups; /* owned JSON array text */
     char *source_ips;  /* owned JSON array text */
-    char user_agent[ALERT_NAME_MAX];
+    char user_agent[1024]; /* Kubernetes allows user agents this long */
     int response_code; /* 0 when absent */
     char *raw;         /* owned: the event as compact JSON */
 };

@@ -160,7 +160,7 @@ static enum stk_err read_event(struct ingest_ctx *c, struct audit_event *e)
         rc = ingest_str(c, e->ev, "requestURI", "requestURI", ALERT_TEXT_MAX, 0, &e->uri);
     }
     if (rc == STK_OK) {
-        rc = ingest_str(c, e->ev, "userAgent", "userAgent", ALERT_NAME_MAX, 0, &e->user_agent);
+        rc = ingest_str(c, e->ev, "userAgent", "userAgent", 1024, 0, &e->user_agent);
     }
     if (rc == STK_OK) {
         rc = read_user(c, e);

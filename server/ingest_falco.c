@@ -330,11 +330,11 @@ static enum stk_err derive(struct ingest_ctx *c, struct fev *f)
         f->exepath = f->exe;
     }
     const char *dir = f->exepath != NULL ? strrchr(f->exepath, '/') : NULL;
-    if (dir != NULL && (size_t)(dir - f->exepath) >= ALERT_NAME_MAX) {
+    if (dir != NULL && (size_t)(dir - f->exepath) >= sizeof(((struct proc_event *)0)->folder)) {
         return ingest_fail(c, STK_EINVAL,
                            "output_fields.proc.exepath: the directory exceeds "
-                           "%d bytes",
-                           ALERT_NAME_MAX - 1);
+                           "%zu bytes",
+                           sizeof(((struct proc_event *)0)->folder) - 1);
     }
     if (dir != NULL && strlen(dir + 1) >= ALERT_NAME_MAX) {
         return ingest_fail(c, STK_EINVAL,

@@ -337,7 +337,7 @@ test('the main Falco fields are type-checked', async () => {
       ['k8s.ns.name', [42]],
       ['container.id', [42, 'c'.repeat(80)]],
       ['proc.cmdline', [42, []]],
-      ['proc.exepath', [42, `/${'d'.repeat(300)}/x`, `/bin/${'f'.repeat(300)}`]],
+      ['proc.exepath', [42, `/${'d'.repeat(1100)}/x`, `/bin/${'f'.repeat(300)}`]],
       ['proc.is_exe_upper_layer', ['true', 1]],
       ['evt.time', ['1783762314637635216', 1.5]],
       ['fd.sport', ['80']],
