@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "store_alerts.h"
+#include "store_edges.h"
 #include "store_entities.h"
 #include "store_incidents.h"
 #include "svc_audit.h"
@@ -99,6 +100,21 @@ static void entity_cluster(const struct entity_ref *e, const char *alert_cluster
     }
 }
 
+/* Relations an alert implies between the entities it names together (the
+ * graph's structure): "the container runs in the pod", and so on. */
+static const struct {
+    int from, to;
+    const char *kind;
+} edge_rules[] = {
+    {ENT_CONTAINER, ENT_POD, "runs-in"},         {ENT_POD, ENT_NAMESPACE, "in-namespace"},
+    {ENT_NAMESPACE, ENT_CLUSTER, "in-cluster"},  {ENT_NODE, ENT_CLUSTER, "in-cluster"},
+    {ENT_POD, ENT_NODE, "runs-on"},              {ENT_CONTAINER, ENT_IMAGE, "from-image"},
+    {ENT_IMAGE, ENT_REGISTRY, "hosted-in"},      {ENT_POD, ENT_IP, "talked-to"},
+    {ENT_POD, ENT_CLOUD_RESOURCE, "accessed"},   {ENT_IDENTITY, ENT_CLOUD_RESOURCE, "accessed"},
+    {ENT_IDENTITY, ENT_IP, "connected-from"},
+};
+#define EDGE_RULES (sizeof(edge_rules) / sizeof(edge_rules[0]))
+
 /* An incident being changed by this batch, written back once at the end. */
 struct inc_state {
     struct incident in;
@@ -119,6 +135,14 @@ struct touch_slot {
     long long ts;
 };
 
+/* An edge seen in this batch, written once at the end. */
+struct edge_slot {
+    long long src; /* 0: empty */
+    long long dst;
+    int rule;
+    long long ts;
+};
+
 struct ingest_ctx {
     struct db *db;
     const struct ingest_settings *s;
@@ -129,7 +153,68 @@ struct ingest_ctx {
     struct stk_error *err;
     struct touch_slot *touches; /* TOUCH_SLOTS */
     int n_touches;
+    struct edge_slot *edges; /* TOUCH_SLOTS */
+    int n_edges;
 };
+
+static enum stk_err edges_flush(struct ingest_ctx *c)
+{
+    for (int i = 0; i < TOUCH_SLOTS && c->n_edges > 0; i++) {
+        struct edge_slot *e = &c->edges[i];
+        if (e->src != 0) {
+            enum stk_err rc = store_edges_upsert(c->db, e->src, e->dst, edge_rules[e->rule].kind,
+                                                 "alert", NULL, e->ts, c->err);
+            if (rc != STK_OK) {
+                return rc;
+            }
+            e->src = 0;
+            c->n_edges--;
+        }
+    }
+    return STK_OK;
+}
+
+static enum stk_err edge_seen(struct ingest_ctx *c, long long src, long long dst, int rule,
+                              long long ts)
+{
+    unsigned long long k = (unsigned long long)src * 0x9E3779B97F4A7C15ull ^
+                           (unsigned long long)dst * 0xC2B2AE3D27D4EB4Full ^ (unsigned)rule;
+    unsigned h = (unsigned)(k >> 40);
+    for (unsigned i = 0;; i++) {
+        struct edge_slot *e = &c->edges[(h + i) & (TOUCH_SLOTS - 1)];
+        if (e->src == src && e->dst == dst && e->rule == rule) {
+            e->ts = ts > e->ts ? ts : e->ts;
+            return STK_OK;
+        }
+        if (e->src == 0) {
+            *e = (struct edge_slot){.src = src, .dst = dst, .rule = rule, .ts = ts};
+            break;
+        }
+    }
+    return ++c->n_edges >= TOUCH_FLUSH_AT ? edges_flush(c) : STK_OK;
+}
+
+/* Records the relations between the entities of one alert. */
+static enum stk_err alert_edges(struct ingest_ctx *c, const struct alert_in *a,
+                                const long long *ids)
+{
+    for (size_t r = 0; r < EDGE_RULES; r++) {
+        for (int i = 0; i < a->n_entities; i++) {
+            if ((int)a->entities[i].kind != edge_rules[r].from) {
+                continue;
+            }
+            for (int j = 0; j < a->n_entities; j++) {
+                if ((int)a->entities[j].kind == edge_rules[r].to && ids[i] != ids[j]) {
+                    enum stk_err rc = edge_seen(c, ids[i], ids[j], (int)r, a->last_ms);
+                    if (rc != STK_OK) {
+                        return rc;
+                    }
+                }
+            }
+        }
+    }
+    return STK_OK;
+}
 
 static enum stk_err touch_flush(struct ingest_ctx *c)
 {
@@ -492,6 +577,9 @@ static enum stk_err store_one(struct ingest_ctx *c, const struct alert_in *a)
     for (int i = 0; rc == STK_OK && i < a->n_entities; i++) {
         rc = store_alerts_link(c->db, alert_id, ids[i], a->first_ms, c->err);
     }
+    if (rc == STK_OK) {
+        rc = alert_edges(c, a, ids);
+    }
     struct inc_state *st = NULL;
     if (rc == STK_OK) {
         rc = load_state(c, target, &st);
@@ -519,14 +607,16 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
     memset(out, 0, sizeof(*out));
     struct inc_state *states = calloc(STATE_SLOTS, sizeof(*states));
     struct touch_slot *touches = calloc(TOUCH_SLOTS, sizeof(*touches));
-    if (states == NULL || touches == NULL) {
+    struct edge_slot *edges = calloc(TOUCH_SLOTS, sizeof(*edges));
+    if (states == NULL || touches == NULL || edges == NULL) {
         free(states);
         free(touches);
+        free(edges);
         return stk_error_set(err, STK_ENOMEM, "out of memory");
     }
     struct ingest_ctx c = {
         .db = db, .s = s, .now = now_ms(), .states = states, .res = out, .err = err,
-        .touches = touches,
+        .touches = touches, .edges = edges,
     };
     enum stk_err rc = db_begin(db, err);
     for (size_t i = 0; rc == STK_OK && i < b->n_procs; i++) {
@@ -543,6 +633,9 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
     }
     if (rc == STK_OK) {
         rc = touch_flush(&c);
+    }
+    if (rc == STK_OK) {
+        rc = edges_flush(&c);
     }
     out->procs = (long)b->n_procs;
     out->audits = (long)b->n_audits;
@@ -574,5 +667,6 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
     }
     free(states);
     free(touches);
+    free(edges);
     return rc;
 }

@@ -1,0 +1,107 @@
+#include "store_edges.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define EDGE_COLUMNS "id, src, dst, kind, source, props, first_seen, last_seen FROM edges"
+
+enum {
+    SQL_UPSERT,
+    SQL_OF_INCIDENT,
+    SQL_OF_ENTITY,
+    SQL_N_,
+};
+
+static const char *const sql[SQL_N_] = {
+    [SQL_UPSERT] = "INSERT INTO edges (src, dst, kind, source, props, first_seen, last_seen)"
+                   " VALUES (?1, ?2, ?3, ?4, coalesce(?5, '{}'), ?6, ?6)"
+                   " ON CONFLICT (src, dst, kind) DO UPDATE SET"
+                   " last_seen = max(last_seen, excluded.last_seen),"
+                   " props = CASE WHEN ?5 IS NULL THEN props ELSE excluded.props END",
+    [SQL_OF_INCIDENT] = "SELECT " EDGE_COLUMNS " WHERE src IN (SELECT entity_id"
+                        " FROM incident_entities WHERE incident_id = ?1) AND dst IN"
+                        " (SELECT entity_id FROM incident_entities WHERE incident_id = ?1)"
+                        " ORDER BY src, dst, kind LIMIT ?2",
+    [SQL_OF_ENTITY] = "SELECT * FROM (SELECT " EDGE_COLUMNS " WHERE src = ?1 UNION SELECT "
+                      EDGE_COLUMNS " WHERE dst = ?1) ORDER BY src, dst, kind LIMIT ?2",
+};
+
+void store_edges_free(struct edge *list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        free(list[i].props);
+    }
+    free(list);
+}
+
+static void row_to_edge(sqlite3_stmt *st, void *elem)
+{
+    struct edge *e = elem;
+    memset(e, 0, sizeof(*e));
+    e->id = sqlite3_column_int64(st, 0);
+    e->src = sqlite3_column_int64(st, 1);
+    e->dst = sqlite3_column_int64(st, 2);
+    db_column_copy(st, 3, e->kind, sizeof(e->kind));
+    db_column_copy(st, 4, e->source, sizeof(e->source));
+    const char *p = (const char *)sqlite3_column_text(st, 5);
+    e->props = strdup(p ? p : "{}");
+    e->first_seen = sqlite3_column_int64(st, 6);
+    e->last_seen = sqlite3_column_int64(st, 7);
+}
+
+enum stk_err store_edges_upsert(struct db *db, long long src, long long dst, const char *kind,
+                                const char *source, const char *props, long long seen_ms,
+                                struct stk_error *err)
+{
+    sqlite3_stmt *st = db_stmt(db, sql[SQL_UPSERT], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    sqlite3_bind_int64(st, 1, src);
+    sqlite3_bind_int64(st, 2, dst);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, source, -1, SQLITE_STATIC);
+    if (props != NULL) {
+        sqlite3_bind_text(st, 5, props, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 6, seen_ms);
+    return db_run(db, st, "storing an edge", err);
+}
+
+static enum stk_err collect(struct db *db, int which, long long id, int limit, struct edge **list,
+                            size_t *count, struct stk_error *err)
+{
+    *list = NULL;
+    *count = 0;
+    sqlite3_stmt *st = db_stmt(db, sql[which], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, limit);
+    void *out = NULL;
+    enum stk_err rc = db_collect(db, st, sizeof(struct edge), row_to_edge, &out, count,
+                                 "listing edges", err);
+    *list = out;
+    for (size_t i = 0; rc == STK_OK && i < *count; i++) {
+        if ((*list)[i].props == NULL) {
+            store_edges_free(*list, *count);
+            *list = NULL;
+            *count = 0;
+            rc = stk_error_set(err, STK_ENOMEM, "out of memory");
+        }
+    }
+    return rc;
+}
+
+enum stk_err store_edges_of_incident(struct db *db, long long incident_id, int limit,
+                                     struct edge **list, size_t *count, struct stk_error *err)
+{
+    return collect(db, SQL_OF_INCIDENT, incident_id, limit, list, count, err);
+}
+
+enum stk_err store_edges_of_entity(struct db *db, long long entity_id, int limit,
+                                   struct edge **list, size_t *count, struct stk_error *err)
+{
+    return collect(db, SQL_OF_ENTITY, entity_id, limit, list, count, err);
+}
