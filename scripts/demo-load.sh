@@ -21,9 +21,10 @@
 #       @NS-N.F@          integer nanoseconds (Falco's evt.time); written as
 #                         a JSON string "@NS-...@" it becomes a bare number
 #  3. every fixture NN-CLUSTER-KIND.json|ndjson is posted in file-name order to
-#     /api/v1/alerts (KIND alerts), /api/v1/ingest/k8s-audit or
-#     /api/v1/ingest/falco with ?cluster=CLUSTER; anything but 200 stops the
-#     load with the server's message;
+#     /api/v1/alerts (KIND alerts), /api/v1/ingest/k8s-audit,
+#     /api/v1/ingest/falco, /api/v1/inventory (KIND inventory) or
+#     /api/v1/ingest/trivy (KIND trivy) with ?cluster=CLUSTER; anything but
+#     200 stops the load with the server's message;
 #  4. the Cloud SQL instance orders-db is marked a critical asset;
 #  5. one summary line.
 #
@@ -211,14 +212,15 @@ mapfile -t files < <(printf '%s\n' "${files[@]}" | LC_ALL=C sort)
 total_new=0 total_dup=0 total_created=0 total_merged=0
 for f in "${files[@]}"; do
     name=$(basename "$f")
-    if [[ $name =~ ^[0-9]+-([A-Za-z0-9._-]+)-(alerts|k8s-audit|falco)\.(json|ndjson)$ ]]; then
+    if [[ $name =~ ^[0-9]+-([A-Za-z0-9._-]+)-(alerts|k8s-audit|falco|inventory|trivy)\.(json|ndjson)$ ]]; then
         cluster=${BASH_REMATCH[1]}
         kind=${BASH_REMATCH[2]}
     else
-        die "$name: expected NN-CLUSTER-(alerts|k8s-audit|falco).(json|ndjson)"
+        die "$name: expected NN-CLUSTER-(alerts|k8s-audit|falco|inventory|trivy).(json|ndjson)"
     fi
     case $kind in
     alerts) path=/api/v1/alerts ;;
+    inventory) path=/api/v1/inventory ;;
     *) path=/api/v1/ingest/$kind ;;
     esac
     perl -e "$subst_pl" "$base" <"$f" >"$tmp/body" || die "$name: placeholder substitution failed"

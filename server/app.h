@@ -16,6 +16,7 @@ struct static_files;
 struct login_gate;
 struct cidr_list;
 struct db;
+struct graph_cache;
 
 struct app {
     struct config cfg;
@@ -26,6 +27,7 @@ struct app {
     struct static_files *statics; /* /static and /web file server */
     struct login_gate *login_gate; /* password checks in flight */
     struct cidr_list *proxies;     /* anonymising proxies, read-only after start */
+    struct graph_cache *graphs;    /* rendered incident graphs, LRU; its own locks (svc_graph.c) */
     atomic_uint session_epoch;    /* bumped to void every cached session */
     char listen_url[160];         /* http://ADDR:PORT actually bound */
     atomic_int inflight;          /* requests inside the dispatcher */

@@ -92,6 +92,8 @@ static const struct setting settings[] = {
      "anonymising proxy addresses (comma-separated IPs or CIDRs) for the audit rules"},
     {"anon_proxies_file", SET_STRING, 0, 0, "", OFF(anon_proxies_file), NULL,
      "file of anonymising proxy addresses, one IP or CIDR per line"},
+    {"attack_path_max_hops", SET_LONG, 1, 16, "6", OFF(attack_path_max_hops), NULL,
+     "longest attack path searched, in edges from the entry point to the critical asset"},
 };
 
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))

@@ -30,6 +30,7 @@ struct config {
     long correlation_ns_window_s; /* alerts sharing only a namespace */
     char *anon_proxies;           /* comma-separated IPs/CIDRs */
     char *anon_proxies_file;      /* one IP/CIDR per line */
+    long attack_path_max_hops;    /* longest attack path, in edges */
 };
 
 /* Fills `cfg` with the defaults. Caller frees with config_release(). */

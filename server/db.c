@@ -16,10 +16,64 @@ struct stmt_slot {
     sqlite3_stmt *st;
 };
 
+struct memo {
+    unsigned version;
+    void *data; /* NULL: empty */
+    size_t len;
+};
+
 struct db {
     sqlite3 *h;
     struct stmt_slot slots[STMT_SLOTS];
+    struct memo memos[DB_MEMO_N];
 };
+
+void db_global_init(void)
+{
+    /* Memory statistics take a global mutex on every allocation, which the
+     * many worker threads then fight over; nothing reads them. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+/* The connection's view of the database version: it changes whenever any
+ * connection (this one too) commits a change. 0 when unknown. */
+static unsigned data_version(struct db *db)
+{
+    unsigned v = 0;
+    if (sqlite3_file_control(db->h, "main", SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK) {
+        return 0;
+    }
+    return v;
+}
+
+const void *db_memo_get(struct db *db, int slot, size_t *len)
+{
+    *len = 0;
+    struct memo *m = &db->memos[slot];
+    unsigned v = data_version(db);
+    if (m->data == NULL || v == 0 || v != m->version) {
+        return NULL;
+    }
+    *len = m->len;
+    return m->data;
+}
+
+void db_memo_put(struct db *db, int slot, const void *data, size_t len)
+{
+    struct memo *m = &db->memos[slot];
+    free(m->data);
+    m->data = NULL;
+    unsigned v = data_version(db);
+    if (v == 0 || len == 0) {
+        return;
+    }
+    m->data = malloc(len);
+    if (m->data != NULL) {
+        memcpy(m->data, data, len);
+        m->len = len;
+        m->version = v;
+    }
+}
 
 enum stk_err store_err_from_sqlite(int rc)
 {
@@ -82,6 +136,9 @@ enum stk_err db_open(const char *path, struct db **out, struct stk_error *err)
     }
     sqlite3_extended_result_codes(db->h, 1);
     sqlite3_busy_timeout(db->h, 5000);
+    /* Keep each prepared plan: otherwise binding a LIKE pattern marks the
+     * statement for re-preparation on every request. */
+    sqlite3_db_config(db->h, SQLITE_DBCONFIG_ENABLE_QPSG, 1, NULL);
     /* WAL lets readers run beside the one writer; NORMAL sync in WAL mode
      * keeps every committed transaction across a crash of the process (the
      * case a 2xx promises); only an OS crash can lose the last commits. */
@@ -113,6 +170,9 @@ void db_free(struct db *db)
         if (db->slots[i].st != NULL) {
             sqlite3_finalize(db->slots[i].st);
         }
+    }
+    for (size_t i = 0; i < DB_MEMO_N; i++) {
+        free(db->memos[i].data);
     }
     if (db->h != NULL) {
         sqlite3_close_v2(db->h);

@@ -13,6 +13,9 @@
 
 struct db;
 
+/* Process-wide SQLite settings; call once before any other db_* call. */
+void db_global_init(void);
+
 /* Opens (creating if needed) the database at `path` with WAL, foreign keys,
  * a busy timeout and synchronous=NORMAL. ":memory:" works for tests.
  * Caller owns `*out`; free with db_free(). */
@@ -43,6 +46,14 @@ void db_rollback(struct db *db);
  * lock once. End it with db_read_end() (safe when none is open). */
 enum stk_err db_read_begin(struct db *db, struct stk_error *err);
 void db_read_end(struct db *db);
+/* Per-connection memos of query results, valid while the database is
+ * unchanged (any commit by any connection voids them). */
+enum { DB_MEMO_INCIDENT_CUBE, DB_MEMO_N };
+/* The memo of `slot` and its length, or NULL when absent or stale. Call
+ * inside the read transaction whose snapshot the memo should match. */
+const void *db_memo_get(struct db *db, int slot, size_t *len);
+/* Stores a copy of `data` as the memo of `slot` for the current version. */
+void db_memo_put(struct db *db, int slot, const void *data, size_t len);
 /* Runs PRAGMA wal_checkpoint(TRUNCATE). */
 enum stk_err db_checkpoint(struct db *db, struct stk_error *err);
 

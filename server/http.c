@@ -541,3 +541,35 @@ int http_reply_svc_error(struct http_req *r, enum stk_err rc, const struct stk_e
     }
     return http_reply_error(r, rc, err->msg);
 }
+
+int http_reply_rejected(struct http_req *r, enum stk_err rc, long index, const char *reason)
+{
+    json_t *e = json_pack("{s:s, s:s}", "code", stk_err_name(rc), "message", reason);
+    if (e != NULL && index >= 0) {
+        json_object_set_new(e, "index", json_integer(index));
+    }
+    return http_reply_json(r, http_status_for(rc), json_pack("{s:o}", "error", e));
+}
+
+int http_cluster_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 63 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+int http_request_cluster(struct http_req *r, char *out, size_t n)
+{
+    char q[128] = "";
+    int has = http_query(r, "cluster", q, sizeof(q));
+    if (has < 0 || (has > 0 && !http_cluster_name_ok(q))) {
+        return http_reply_error(r, STK_EINVAL,
+                                "cluster: expected 1 to 63 letters, digits, '-', '_' or '.'");
+    }
+    const char *bound = r->who.cluster;
+    if (bound[0] != '\0' && has > 0 && strcmp(q, bound) != 0) {
+        return http_reply_error(r, STK_EFORBIDDEN, "this token is bound to another cluster");
+    }
+    snprintf(out, n, "%s", bound[0] != '\0' ? bound : q);
+    return 0;
+}

@@ -133,6 +133,16 @@ struct actor http_actor(const struct http_req *r);
  * errors; internal errors are logged as `event` and answered generically. */
 int http_reply_svc_error(struct http_req *r, enum stk_err rc, const struct stk_error *err,
                          const char *event);
+/* The ingestion error envelope {"error":{"code","message","index"}} with
+ * the status http_status_for(rc); `index` < 0 leaves it out (the body as a
+ * whole is at fault). */
+int http_reply_rejected(struct http_req *r, enum stk_err rc, long index, const char *reason);
+/* True for a cluster name: 1 to 63 letters, digits, '-', '_' or '.'. */
+int http_cluster_name_ok(const char *s);
+/* The cluster a machine request speaks for: the token's binding, else
+ * ?cluster=, else "". Returns 0, or the status of the error reply it sent
+ * (400 malformed, 403 another cluster than the token's). */
+int http_request_cluster(struct http_req *r, char *out, size_t n);
 /* The client's address as text. */
 const char *http_remote(const struct http_req *r);
 

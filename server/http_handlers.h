@@ -51,7 +51,7 @@ int http_ingest_falco(struct http_req *r);
 int http_ingest_k8s_audit(struct http_req *r);
 int http_ingest_alerts(struct http_req *r);
 
-/* http_incidents.c: the queue, incidents, alerts, entities, triage */
+/* http_incidents.c: the queue, incidents, alerts, triage */
 int http_incidents_list(struct http_req *r);
 int http_incidents_get(struct http_req *r);
 int http_incidents_update(struct http_req *r);
@@ -61,9 +61,23 @@ int http_incidents_split(struct http_req *r);
 int http_incidents_report(struct http_req *r);
 int http_alerts_get(struct http_req *r);
 int http_alerts_move(struct http_req *r);
-int http_entities_get(struct http_req *r);
-int http_entities_update(struct http_req *r);
 int http_incidents_assignees(struct http_req *r);
 int http_incidents_classifications(struct http_req *r);
+
+/* http_entities.c: the entity side pane, critical assets */
+int http_entities_get(struct http_req *r);
+int http_entities_update(struct http_req *r);
+
+/* http_inventory.c: inventory and Trivy ingestion (Alerts: Manage), attack
+ * paths */
+int http_inventory_post(struct http_req *r);
+int http_ingest_trivy(struct http_req *r);
+int http_attack_paths_list(struct http_req *r);
+int http_attack_paths_get(struct http_req *r);
+int http_attack_paths_recompute(struct http_req *r);
+
+/* http_graph.c: the incident graph (SVG and JSON) */
+int http_graph_svg(struct http_req *r);
+int http_graph_json(struct http_req *r);
 
 #endif

@@ -1,5 +1,5 @@
-/* /api/v1/incidents, /api/v1/alerts, /api/v1/entities: the queue, the
- * incident record and triage. */
+/* /api/v1/incidents, /api/v1/alerts: the queue, the incident record and
+ * triage (entities: http_entities.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +7,7 @@
 #include "alert.h"
 #include "app.h"
 #include "http_handlers.h"
+#include "jsonw.h"
 #include "log.h"
 #include "svc_incidents.h"
 
@@ -15,15 +16,17 @@
 
 static const char *const status_names[] = {"active", "in_progress", "resolved", "merged"};
 
-static json_t *names_of_mask(unsigned mask, int n, const char *(*name)(int))
+#define MAX_JSON_BYTES (64u << 20)
+
+static void w_names_of_mask(struct jw *w, unsigned mask, int n, const char *(*name)(int))
 {
-    json_t *a = json_array();
-    for (int i = 0; a != NULL && i < n; i++) {
+    jw_array(w);
+    for (int i = 0; i < n; i++) {
         if (mask & (1u << i)) {
-            json_array_append_new(a, json_string(name(i)));
+            jw_str(w, name(i));
         }
     }
-    return a;
+    jw_end(w);
 }
 
 static const char *tactic_name(int t)
@@ -36,81 +39,197 @@ static const char *provider_name(int p)
     return alert_provider_name(p);
 }
 
-static json_t *json_text(const char *text, const char *fallback)
+/* The fields of an incident summary, inside an open object. */
+static void w_incident_fields(struct jw *w, const struct incident *in)
 {
-    json_error_t jerr;
-    json_t *v = json_loads(text && text[0] ? text : fallback, 0, &jerr);
-    return v ? v : json_loads(fallback, 0, &jerr);
+    jw_key(w, "id");
+    jw_int(w, in->id);
+    jw_key(w, "title");
+    jw_str(w, in->title);
+    jw_key(w, "severity");
+    jw_str(w, alert_severity_name(in->severity));
+    jw_key(w, "status");
+    jw_str(w, in->status >= 0 && in->status < INC_STATUS_N ? status_names[in->status] : "");
+    jw_key(w, "assignee");
+    jw_str(w, in->assignee);
+    jw_key(w, "classification");
+    jw_str(w, alert_classification_name(in->classification));
+    jw_key(w, "determination");
+    jw_str(w, in->determination);
+    jw_key(w, "tags");
+    jw_raw(w, in->tags, "[]");
+    jw_key(w, "sources");
+    w_names_of_mask(w, in->sources, PROV_N, provider_name);
+    jw_key(w, "tactics");
+    w_names_of_mask(w, in->tactics & ~1u, TACTIC_N, tactic_name); /* bit 0: no tactic */
+    jw_key(w, "high_impact");
+    jw_bool(w, in->high_impact);
+    jw_key(w, "alert_count");
+    jw_int(w, in->alert_count);
+    jw_key(w, "entity_count");
+    jw_int(w, in->entity_count);
+    jw_key(w, "clusters");
+    jw_raw(w, in->clusters, "[]");
+    jw_key(w, "first_activity");
+    jw_time_ms(w, in->first_ts);
+    jw_key(w, "last_activity");
+    jw_time_ms(w, in->last_ts);
+    jw_key(w, "created_at");
+    jw_time_ms(w, in->created_at);
+    jw_key(w, "updated_at");
+    jw_time_ms(w, in->updated_at);
+    jw_key(w, "merged_into");
+    if (in->merged_into != 0) {
+        jw_int(w, in->merged_into);
+    } else {
+        jw_null(w);
+    }
 }
 
+static void w_entity(struct jw *w, const struct entity *e, int with_props)
+{
+    jw_object(w);
+    jw_key(w, "id");
+    jw_int(w, e->id);
+    jw_key(w, "kind");
+    jw_str(w, alert_entity_kind_name(e->kind));
+    jw_key(w, "key");
+    jw_str(w, e->key);
+    jw_key(w, "name");
+    jw_str(w, e->name);
+    jw_key(w, "cluster");
+    jw_str(w, e->cluster);
+    jw_key(w, "critical");
+    jw_bool(w, e->critical);
+    if (with_props) {
+        jw_key(w, "properties");
+        jw_raw(w, e->props, "{}");
+        jw_key(w, "alert_count");
+        jw_int(w, e->alert_count);
+        jw_key(w, "first_seen");
+        jw_time_ms(w, e->first_seen);
+        jw_key(w, "last_seen");
+        jw_time_ms(w, e->last_seen);
+    }
+    jw_end(w);
+}
+
+static void w_alert(struct jw *w, const struct alert_row *a, const struct entity *ents, size_t n)
+{
+    jw_object(w);
+    jw_key(w, "id");
+    jw_int(w, a->id);
+    jw_key(w, "incident_id");
+    jw_int(w, a->incident_id);
+    jw_key(w, "provider");
+    jw_str(w, alert_provider_name(a->provider));
+    jw_key(w, "rule");
+    jw_str(w, a->rule);
+    jw_key(w, "title");
+    jw_str(w, a->title);
+    jw_key(w, "description");
+    jw_str(w, a->description);
+    jw_key(w, "severity");
+    jw_str(w, alert_severity_name(a->severity));
+    jw_key(w, "tactic");
+    jw_str(w, alert_tactic_name(a->tactic));
+    jw_key(w, "technique");
+    jw_str(w, a->technique);
+    jw_key(w, "first_activity");
+    jw_time_ms(w, a->first_ts);
+    jw_key(w, "last_activity");
+    jw_time_ms(w, a->last_ts);
+    jw_key(w, "cluster");
+    jw_str(w, a->cluster);
+    jw_key(w, "pinned");
+    jw_bool(w, a->pinned);
+    jw_key(w, "entities");
+    jw_array(w);
+    for (size_t i = 0; i < n; i++) {
+        w_entity(w, &ents[i], 0);
+    }
+    jw_end(w);
+    jw_key(w, "evidence");
+    jw_raw(w, a->evidence, "{}");
+    jw_end(w);
+}
+
+static void w_note(struct jw *w, const struct incident_note *n, int history)
+{
+    jw_object(w);
+    jw_key(w, "id");
+    jw_int(w, n->id);
+    jw_key(w, history ? "actor" : "author");
+    jw_str(w, n->actor);
+    jw_key(w, "time");
+    jw_time_ms(w, n->ts);
+    if (history) {
+        jw_key(w, "kind");
+        jw_str(w, n->kind);
+        jw_key(w, "summary");
+        jw_str(w, n->text);
+        jw_key(w, "details");
+        jw_raw(w, n->details, "{}");
+    } else {
+        jw_key(w, "text");
+        jw_str(w, n->text);
+    }
+    jw_end(w);
+}
+
+/* Sends what `w` wrote into `b` (released here). */
+static int reply_written(struct http_req *r, int status, struct buf *b, const struct jw *w)
+{
+    int st;
+    if (w->rc != STK_OK || w->depth != 0) {
+        log_event(STK_LOG_ERROR, "json_encode_failed", "status=%d bytes=%zu", status, b->len);
+        st = http_reply_error(r, STK_EINTERNAL, "could not encode the response");
+    } else {
+        st = http_reply(r, status, "application/json; charset=utf-8", "Cache-Control: no-store\r\n",
+                        b->data, b->len);
+    }
+    buf_release(b);
+    return st;
+}
+
+static int reply_incident(struct http_req *r, int status, const struct incident *in)
+{
+    struct buf b;
+    buf_init(&b, MAX_JSON_BYTES);
+    struct jw w;
+    jw_init(&w, &b);
+    jw_object(&w);
+    w_incident_fields(&w, in);
+    jw_end(&w);
+    return reply_written(r, status, &b, &w);
+}
+
+static int reply_alert(struct http_req *r, const struct alert_row *a, const struct entity *ents,
+                       size_t n)
+{
+    struct buf b;
+    buf_init(&b, MAX_JSON_BYTES);
+    struct jw w;
+    jw_init(&w, &b);
+    w_alert(&w, a, ents, n);
+    return reply_written(r, 200, &b, &w);
+}
+
+/* The incident summary as a jansson value, for replies built with jansson
+ * (the report). NULL on failure. */
 static json_t *incident_json(const struct incident *in)
 {
-    unsigned tactics = in->tactics & ~1u; /* bit 0 is TACTIC_NONE */
-    json_t *o = json_pack(
-        "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:I, s:I, s:o, s:o, s:o, s:o,"
-        " s:o}",
-        "id", (json_int_t)in->id, "title", in->title, "severity",
-        alert_severity_name(in->severity), "status",
-        in->status >= 0 && in->status < INC_STATUS_N ? status_names[in->status] : "",
-        "assignee", in->assignee, "classification",
-        alert_classification_name(in->classification), "determination", in->determination,
-        "tags", json_text(in->tags, "[]"), "sources",
-        names_of_mask(in->sources, PROV_N, provider_name), "tactics",
-        names_of_mask(tactics, TACTIC_N, tactic_name), "high_impact", in->high_impact,
-        "alert_count", (json_int_t)in->alert_count, "entity_count", (json_int_t)in->entity_count,
-        "clusters", json_text(in->clusters, "[]"), "first_activity",
-        http_json_time_ms(in->first_ts), "last_activity", http_json_time_ms(in->last_ts),
-        "created_at", http_json_time_ms(in->created_at), "updated_at",
-        http_json_time_ms(in->updated_at));
-    if (o != NULL) {
-        json_object_set_new(o, "merged_into",
-                            in->merged_into ? json_integer(in->merged_into) : json_null());
-    }
-    return o;
-}
-
-static json_t *entity_json(const struct entity *e, int with_props)
-{
-    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b}", "id", (json_int_t)e->id, "kind",
-                          alert_entity_kind_name(e->kind), "key", e->key, "name", e->name,
-                          "cluster", e->cluster, "critical", e->critical);
-    if (o != NULL && with_props) {
-        json_object_set_new(o, "properties", json_text(e->props, "{}"));
-        json_object_set_new(o, "alert_count", json_integer(e->alert_count));
-        json_object_set_new(o, "first_seen", http_json_time_ms(e->first_seen));
-        json_object_set_new(o, "last_seen", http_json_time_ms(e->last_seen));
-    }
-    return o;
-}
-
-static json_t *alert_json(const struct alert_row *a, const struct entity *ents, size_t n)
-{
-    json_t *list = json_array();
-    for (size_t i = 0; list != NULL && i < n; i++) {
-        json_array_append_new(list, entity_json(&ents[i], 0));
-    }
-    return json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:b, s:o,"
-                     " s:o}",
-                     "id", (json_int_t)a->id, "incident_id", (json_int_t)a->incident_id,
-                     "provider", alert_provider_name(a->provider), "rule", a->rule, "title",
-                     a->title, "description", a->description ? a->description : "", "severity",
-                     alert_severity_name(a->severity), "tactic", alert_tactic_name(a->tactic),
-                     "technique", a->technique, "first_activity", http_json_time_ms(a->first_ts),
-                     "last_activity", http_json_time_ms(a->last_ts), "cluster", a->cluster,
-                     "pinned", a->pinned, "entities", list, "evidence",
-                     json_text(a->evidence, "{}"));
-}
-
-static json_t *note_json(const struct incident_note *n, int history)
-{
-    if (history) {
-        return json_pack("{s:I, s:o, s:s, s:s, s:s, s:o}", "id", (json_int_t)n->id, "time",
-                         http_json_time_ms(n->ts), "actor", n->actor, "kind", n->kind,
-                         "summary", n->text ? n->text : "", "details",
-                         json_text(n->details, "{}"));
-    }
-    return json_pack("{s:I, s:s, s:o, s:s}", "id", (json_int_t)n->id, "author", n->actor,
-                     "time", http_json_time_ms(n->ts), "text", n->text ? n->text : "");
+    struct buf b;
+    buf_init(&b, MAX_JSON_BYTES);
+    struct jw w;
+    jw_init(&w, &b);
+    jw_object(&w);
+    w_incident_fields(&w, in);
+    jw_end(&w);
+    json_error_t jerr;
+    json_t *v = w.rc == STK_OK ? json_loadb(b.data, b.len, 0, &jerr) : NULL;
+    buf_release(&b);
+    return v;
 }
 
 /* ---- the queue ---- */
@@ -264,28 +383,46 @@ static const char *parse_list_query(const struct http_req *r, struct list_query 
     return NULL;
 }
 
-static json_t *facets_json(const struct incident_facets *fc)
+static void w_count(struct jw *w, const char *name, long long n)
 {
-    json_t *st = json_object(), *sev = json_object(), *src = json_object(),
-           *cls = json_object(), *asg = json_object();
+    jw_key(w, name);
+    jw_int(w, n);
+}
+
+static void w_facets(struct jw *w, const struct incident_facets *fc)
+{
+    jw_object(w);
+    jw_key(w, "status");
+    jw_object(w);
     for (int i = 0; i < INC_MERGED; i++) {
-        json_object_set_new(st, status_names[i], json_integer(fc->status[i]));
+        w_count(w, status_names[i], fc->status[i]);
     }
+    jw_end(w);
+    jw_key(w, "severity");
+    jw_object(w);
     for (int i = 0; i < SEV_N; i++) {
-        json_object_set_new(sev, alert_severity_name(i), json_integer(fc->severity[i]));
+        w_count(w, alert_severity_name(i), fc->severity[i]);
     }
+    jw_end(w);
+    jw_key(w, "source");
+    jw_object(w);
     for (int i = 0; i < PROV_N; i++) {
-        json_object_set_new(src, alert_provider_name(i), json_integer(fc->source[i]));
+        w_count(w, alert_provider_name(i), fc->source[i]);
     }
+    jw_end(w);
+    jw_key(w, "classification");
+    jw_object(w);
     for (int i = 0; i < CLASS_N; i++) {
-        json_object_set_new(cls, i == CLASS_NONE ? "none" : alert_classification_name(i),
-                            json_integer(fc->classification[i]));
+        w_count(w, i == CLASS_NONE ? "none" : alert_classification_name(i), fc->classification[i]);
     }
+    jw_end(w);
+    jw_key(w, "assignee");
+    jw_object(w);
     for (int i = 0; i < fc->n_assignees; i++) {
-        json_object_set_new(asg, fc->assignee[i].name, json_integer(fc->assignee[i].n));
+        w_count(w, fc->assignee[i].name, fc->assignee[i].n);
     }
-    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "status", st, "severity", sev, "source", src,
-                     "classification", cls, "assignee", asg);
+    jw_end(w);
+    jw_end(w);
 }
 
 int http_incidents_list(struct http_req *r)
@@ -302,11 +439,20 @@ int http_incidents_list(struct http_req *r)
     if (rc != STK_OK) {
         return http_reply_svc_error(r, rc, &err, "incidents_list_failed");
     }
-    json_t *items = json_array();
+    struct buf b;
+    buf_init(&b, MAX_JSON_BYTES);
+    struct jw w;
+    jw_init(&w, &b);
+    jw_object(&w);
+    jw_key(&w, "items");
+    jw_array(&w);
     for (size_t i = 0; i < page.count; i++) {
-        json_array_append_new(items, incident_json(&page.rows[i]));
+        jw_object(&w);
+        w_incident_fields(&w, &page.rows[i]);
+        jw_end(&w);
     }
-    json_t *next = json_null();
+    jw_end(&w);
+    jw_key(&w, "next_cursor");
     if (page.has_more && page.count > 0) {
         const struct incident *last = &page.rows[page.count - 1];
         long long key = q.f.sort == SORT_SEVERITY ? last->severity
@@ -314,14 +460,17 @@ int http_incidents_list(struct http_req *r)
                                                   : 0;
         char cursor[80];
         snprintf(cursor, sizeof(cursor), "%lld.%lld.%lld", key, last->last_ts, last->id);
-        json_decref(next);
-        next = json_string(cursor);
+        jw_str(&w, cursor);
+    } else {
+        jw_null(&w);
     }
-    json_t *body = json_pack("{s:o, s:o, s:o, s:b}", "items", items, "next_cursor", next,
-                             "counts", facets_json(&page.facets), "counts_exact",
-                             page.facets.exact);
+    jw_key(&w, "counts");
+    w_facets(&w, &page.facets);
+    jw_key(&w, "counts_exact");
+    jw_bool(&w, page.facets.exact);
+    jw_end(&w);
     svc_incidents_page_release(&page);
-    return http_reply_json(r, 200, body);
+    return reply_written(r, 200, &b, &w);
 }
 
 /* ---- one incident ---- */
@@ -344,31 +493,41 @@ int http_incidents_get(struct http_req *r)
     if (rc != STK_OK) {
         return http_reply_svc_error(r, rc, &err, "incident_get_failed");
     }
-    json_t *body = incident_json(&d.in);
-    json_t *alerts = json_array(), *ents = json_array(), *comments = json_array(),
-           *hist = json_array();
+    struct buf b;
+    buf_init(&b, MAX_JSON_BYTES);
+    struct jw w;
+    jw_init(&w, &b);
+    jw_object(&w);
+    w_incident_fields(&w, &d.in);
+    jw_key(&w, "alerts");
+    jw_array(&w);
     for (size_t i = 0; i < d.n_alerts; i++) {
-        json_array_append_new(alerts, alert_json(&d.alerts[i], d.alert_entities[i],
-                                                 d.n_alert_entities[i]));
+        w_alert(&w, &d.alerts[i], d.alert_entities[i], d.n_alert_entities[i]);
     }
+    jw_end(&w);
+    jw_key(&w, "alerts_truncated");
+    jw_bool(&w, d.alerts_truncated);
+    jw_key(&w, "entities");
+    jw_array(&w);
     for (size_t i = 0; i < d.n_entities; i++) {
-        json_array_append_new(ents, entity_json(&d.entities[i], 1));
+        w_entity(&w, &d.entities[i], 1);
     }
+    jw_end(&w);
+    jw_key(&w, "comments");
+    jw_array(&w);
     for (size_t i = 0; i < d.n_comments; i++) {
-        json_array_append_new(comments, note_json(&d.comments[i], 0));
+        w_note(&w, &d.comments[i], 0);
     }
+    jw_end(&w);
+    jw_key(&w, "history");
+    jw_array(&w);
     for (size_t i = 0; i < d.n_history; i++) {
-        json_array_append_new(hist, note_json(&d.history[i], 1));
+        w_note(&w, &d.history[i], 1);
     }
-    if (body != NULL) {
-        json_object_set_new(body, "alerts", alerts);
-        json_object_set_new(body, "alerts_truncated", json_boolean(d.alerts_truncated));
-        json_object_set_new(body, "entities", ents);
-        json_object_set_new(body, "comments", comments);
-        json_object_set_new(body, "history", hist);
-    }
+    jw_end(&w);
+    jw_end(&w);
     svc_incidents_detail_release(&d);
-    return http_reply_json(r, 200, body);
+    return reply_written(r, 200, &b, &w);
 }
 
 /* Characters (code points) of valid UTF-8 text, as jansson guarantees. */
@@ -408,7 +567,7 @@ static const char *parse_change(json_t *in, struct incident_change *ch)
     }
     if ((v = json_object_get(in, "classification")) != NULL) {
         ch->has_classification = 1;
-        ch->classification = json_is_null(v) ? CLASS_NONE
+        ch->classification = json_is_null(v)     ? CLASS_NONE
                              : json_is_string(v) ? parse_class(json_string_value(v))
                                                  : -1;
         if (json_is_string(v) && json_string_length(v) == 0) {
@@ -477,7 +636,7 @@ int http_incidents_update(struct http_req *r)
     if (rc != STK_OK) {
         return http_reply_svc_error(r, rc, &err, "incident_update_failed");
     }
-    return http_reply_json(r, 200, incident_json(&out));
+    return reply_incident(r, 200, &out);
 }
 
 int http_incidents_comment(struct http_req *r)
@@ -493,8 +652,8 @@ int http_incidents_comment(struct http_req *r)
     }
     static const char *const keys[] = {"text"};
     json_t *text = json_object_get(in, "text");
-    if (!http_json_keys_ok(in, keys, 1) || !json_is_string(text) ||
-        json_string_length(text) == 0 || json_string_length(text) > 10000) {
+    if (!http_json_keys_ok(in, keys, 1) || !json_is_string(text) || json_string_length(text) == 0 ||
+        json_string_length(text) > 10000) {
         json_decref(in);
         return http_reply_error(r, STK_EINVAL, "expected {\"text\": 1 to 10000 characters}");
     }
@@ -507,9 +666,13 @@ int http_incidents_comment(struct http_req *r)
     if (rc != STK_OK) {
         return http_reply_svc_error(r, rc, &err, "incident_comment_failed");
     }
-    json_t *body = note_json(&note, 0);
+    struct buf b;
+    buf_init(&b, MAX_JSON_BYTES);
+    struct jw w;
+    jw_init(&w, &b);
+    w_note(&w, &note, 0);
     free(note.text);
-    return http_reply_json(r, 201, body);
+    return reply_written(r, 201, &b, &w);
 }
 
 /* Reads {"<key>": [ids]} (1..MAX_IDS positive integers) into `ids`. */
@@ -524,8 +687,8 @@ static int read_ids(struct http_req *r, const char *key, long long *ids, size_t 
     json_t *list = json_object_get(in, key);
     size_t i;
     json_t *v;
-    int ok = http_json_keys_ok(in, keys, 1) && json_is_array(list) &&
-             json_array_size(list) > 0 && json_array_size(list) <= MAX_IDS;
+    int ok = http_json_keys_ok(in, keys, 1) && json_is_array(list) && json_array_size(list) > 0 &&
+             json_array_size(list) <= MAX_IDS;
     *n = 0;
     json_array_foreach(list, i, v)
     {
@@ -563,7 +726,7 @@ int http_incidents_merge(struct http_req *r)
     if (rc != STK_OK) {
         return http_reply_svc_error(r, rc, &err, "incident_merge_failed");
     }
-    return http_reply_json(r, 200, incident_json(&out));
+    return reply_incident(r, 200, &out);
 }
 
 int http_incidents_split(struct http_req *r)
@@ -586,7 +749,7 @@ int http_incidents_split(struct http_req *r)
     if (rc != STK_OK) {
         return http_reply_svc_error(r, rc, &err, "incident_split_failed");
     }
-    return http_reply_json(r, 201, incident_json(&out));
+    return reply_incident(r, 201, &out);
 }
 
 int http_incidents_report(struct http_req *r)
@@ -607,7 +770,7 @@ int http_incidents_report(struct http_req *r)
     return http_reply_json(r, 200, report);
 }
 
-/* ---- alerts and entities ---- */
+/* ---- alerts ---- */
 
 int http_alerts_get(struct http_req *r)
 {
@@ -624,10 +787,10 @@ int http_alerts_get(struct http_req *r)
     if (rc != STK_OK) {
         return http_reply_svc_error(r, rc, &err, "alert_get_failed");
     }
-    json_t *body = alert_json(&a, ents, n);
+    int st = reply_alert(r, &a, ents, n);
     store_alert_release(&a);
     store_entities_free(ents, n);
-    return http_reply_json(r, 200, body);
+    return st;
 }
 
 int http_alerts_move(struct http_req *r)
@@ -657,59 +820,9 @@ int http_alerts_move(struct http_req *r)
     if (rc != STK_OK) {
         return http_reply_svc_error(r, rc, &err, "alert_move_failed");
     }
-    json_t *body = alert_json(&a, NULL, 0);
+    st = reply_alert(r, &a, NULL, 0);
     store_alert_release(&a);
-    return http_reply_json(r, 200, body);
-}
-
-int http_entities_get(struct http_req *r)
-{
-    long long id = id_param(r);
-    if (id < 0) {
-        return http_reply_error(r, STK_ENOTFOUND, "no such entity");
-    }
-    struct stk_error err;
-    stk_error_clear(&err);
-    struct entity e;
-    enum stk_err rc = svc_entities_get(r->db, id, &e, &err);
-    if (rc != STK_OK) {
-        return http_reply_svc_error(r, rc, &err, "entity_get_failed");
-    }
-    json_t *body = entity_json(&e, 1);
-    store_entity_release(&e);
-    return http_reply_json(r, 200, body);
-}
-
-int http_entities_update(struct http_req *r)
-{
-    long long id = id_param(r);
-    if (id < 0) {
-        return http_reply_error(r, STK_ENOTFOUND, "no such entity");
-    }
-    json_t *in = NULL;
-    int st = http_read_json(r, &in);
-    if (st < 0) {
-        return -st;
-    }
-    static const char *const keys[] = {"critical"};
-    json_t *crit = json_object_get(in, "critical");
-    int ok = http_json_keys_ok(in, keys, 1) && json_is_boolean(crit);
-    int critical = json_is_true(crit);
-    json_decref(in);
-    if (!ok) {
-        return http_reply_error(r, STK_EINVAL, "expected {\"critical\": true|false}");
-    }
-    struct stk_error err;
-    stk_error_clear(&err);
-    struct actor by = http_actor(r);
-    struct entity e;
-    enum stk_err rc = svc_entities_set_critical(r->db, &by, id, critical, &e, &err);
-    if (rc != STK_OK) {
-        return http_reply_svc_error(r, rc, &err, "entity_update_failed");
-    }
-    json_t *body = entity_json(&e, 1);
-    store_entity_release(&e);
-    return http_reply_json(r, 200, body);
+    return st;
 }
 
 int http_incidents_assignees(struct http_req *r)
@@ -724,8 +837,8 @@ int http_incidents_assignees(struct http_req *r)
     }
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(items, json_pack("{s:s, s:s}", "username", users[i].username,
-                                                "role", users[i].role));
+        json_array_append_new(
+            items, json_pack("{s:s, s:s}", "username", users[i].username, "role", users[i].role));
     }
     free(users);
     return http_reply_json(r, 200, json_pack("{s:o}", "items", items));
@@ -737,13 +850,12 @@ int http_incidents_classifications(struct http_req *r)
     for (int c = CLASS_TRUE_POSITIVE; c < CLASS_N; c++) {
         json_t *dets = json_array();
         for (const char *const *d = alert_determinations(c); d != NULL && *d != NULL; d++) {
-            json_array_append_new(dets, json_pack("{s:s, s:s}", "name", *d, "label",
-                                                  alert_determination_label(*d)));
+            json_array_append_new(
+                dets, json_pack("{s:s, s:s}", "name", *d, "label", alert_determination_label(*d)));
         }
-        json_array_append_new(items, json_pack("{s:s, s:s, s:o}", "name",
-                                               alert_classification_name(c), "label",
-                                               alert_classification_label(c), "determinations",
-                                               dets));
+        json_array_append_new(
+            items, json_pack("{s:s, s:s, s:o}", "name", alert_classification_name(c), "label",
+                             alert_classification_label(c), "determinations", dets));
     }
     return http_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }

@@ -11,45 +11,6 @@
 
 enum format { FMT_FALCO, FMT_K8S_AUDIT, FMT_ALERTS };
 
-static int cluster_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 63) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* The cluster the events come from: the token's binding, or ?cluster=.
- * Returns 0, or the status of the error reply it sent. */
-static int request_cluster(struct http_req *r, char *out, size_t n)
-{
-    char q[128] = "";
-    int has = http_query(r, "cluster", q, sizeof(q));
-    if (has < 0 || (has > 0 && !cluster_name_ok(q))) {
-        return http_reply_error(r, STK_EINVAL,
-                                "cluster: expected 1 to 63 letters, digits, '-', '_' or '.'");
-    }
-    const char *bound = r->who.cluster;
-    if (bound[0] != '\0') {
-        if (has > 0 && strcmp(q, bound) != 0) {
-            return http_reply_error(r, STK_EFORBIDDEN,
-                                    "this token is bound to another cluster");
-        }
-        snprintf(out, n, "%s", bound);
-    } else {
-        snprintf(out, n, "%s", has > 0 ? q : "");
-    }
-    return 0;
-}
-
 /* Alerts may name their cluster (Stockade's JSON does); it must be a valid
  * name, and the token's own when the token is bound to one. */
 static enum stk_err check_clusters(const struct http_req *r, const struct ingest_batch *b,
@@ -59,7 +20,7 @@ static enum stk_err check_clusters(const struct http_req *r, const struct ingest
     for (size_t i = 0; i < b->n_alerts; i++) {
         const char *c = b->alerts[i].cluster;
         rej->index = (long)i;
-        if (c[0] != '\0' && !cluster_name_ok(c)) {
+        if (c[0] != '\0' && !http_cluster_name_ok(c)) {
             snprintf(rej->reason, sizeof(rej->reason),
                      "element %zu: cluster: expected 1 to 63 letters, digits, '-', '_' or '.'", i);
             return STK_EINVAL;
@@ -74,19 +35,10 @@ static enum stk_err check_clusters(const struct http_req *r, const struct ingest
     return STK_OK;
 }
 
-static int reply_rejected(struct http_req *r, enum stk_err rc, const struct ingest_reject *rej)
-{
-    json_t *e = json_pack("{s:s, s:s}", "code", stk_err_name(rc), "message", rej->reason);
-    if (e != NULL && rej->index >= 0) {
-        json_object_set_new(e, "index", json_integer(rej->index));
-    }
-    return http_reply_json(r, http_status_for(rc), json_pack("{s:o}", "error", e));
-}
-
 static int ingest(struct http_req *r, enum format fmt, const char *what)
 {
     char cluster[ALERT_CLUSTER_MAX];
-    int st = request_cluster(r, cluster, sizeof(cluster));
+    int st = http_request_cluster(r, cluster, sizeof(cluster));
     if (st != 0) {
         return st;
     }
@@ -115,11 +67,12 @@ static int ingest(struct http_req *r, enum format fmt, const char *what)
     }
     if (rc != STK_OK) {
         ingest_batch_release(&b);
-        return reply_rejected(r, rc, &rej);
+        return http_reply_rejected(r, rc, rej.index, rej.reason);
     }
     struct ingest_settings s = {
         .window_ms = r->app->cfg.correlation_window_s * 1000LL,
         .ns_window_ms = r->app->cfg.correlation_ns_window_s * 1000LL,
+        .path_max_hops = (int)r->app->cfg.attack_path_max_hops,
     };
     struct actor by = http_actor(r);
     struct ingest_result res;

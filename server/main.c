@@ -24,6 +24,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "svc_auth.h"
+#include "svc_graph.h"
 #include "svc_users.h"
 #include "tmpl.h"
 #include "version.h"
@@ -356,6 +357,11 @@ static int cmd_serve(struct app *app)
         fprintf(stderr, "stockade: anon_proxies: %s\n", err.msg);
         goto out;
     }
+    if (svc_graph_cache_new(SVC_GRAPH_CACHE_ENTRIES, SVC_GRAPH_CACHE_BYTES, &app->graphs, &err) !=
+        STK_OK) {
+        fprintf(stderr, "stockade: graph cache: %s\n", err.msg);
+        goto out;
+    }
 
     /* Block the stop signals before civetweb makes its threads, so they
      * inherit the mask and only sigwait() below sees the signal. */
@@ -447,6 +453,8 @@ out:
     app->login_gate = NULL;
     cidr_list_free(app->proxies);
     app->proxies = NULL;
+    svc_graph_cache_free(app->graphs);
+    app->graphs = NULL;
     db_free(db);
     migrate_set_release(&loaded);
     return rc;
@@ -496,6 +504,7 @@ static int cmd_admin(struct app *app, const char *cmd, const char *sub, const st
 
 int main(int argc, char **argv)
 {
+    db_global_init();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -9,6 +9,9 @@ enum {
     SQL_UPSERT,
     SQL_OF_INCIDENT,
     SQL_OF_ENTITY,
+    SQL_FIND,
+    SQL_DSTS,
+    SQL_SRCS,
     SQL_N_,
 };
 
@@ -24,6 +27,9 @@ static const char *const sql[SQL_N_] = {
                         " ORDER BY src, dst, kind LIMIT ?2",
     [SQL_OF_ENTITY] = "SELECT * FROM (SELECT " EDGE_COLUMNS " WHERE src = ?1 UNION SELECT "
                       EDGE_COLUMNS " WHERE dst = ?1) ORDER BY src, dst, kind LIMIT ?2",
+    [SQL_FIND] = "SELECT props FROM edges WHERE src = ?1 AND dst = ?2 AND kind = ?3",
+    [SQL_DSTS] = "SELECT dst FROM edges WHERE src = ?1 AND kind = ?2 ORDER BY dst LIMIT ?3",
+    [SQL_SRCS] = "SELECT src FROM edges WHERE dst = ?1 AND kind = ?2 ORDER BY src LIMIT ?3",
 };
 
 void store_edges_free(struct edge *list, size_t n)
@@ -104,4 +110,56 @@ enum stk_err store_edges_of_entity(struct db *db, long long entity_id, int limit
                                    struct edge **list, size_t *count, struct stk_error *err)
 {
     return collect(db, SQL_OF_ENTITY, entity_id, limit, list, count, err);
+}
+
+enum stk_err store_edges_find(struct db *db, long long src, long long dst, const char *kind,
+                              int *found, char **props, struct stk_error *err)
+{
+    *found = 0;
+    *props = NULL;
+    sqlite3_stmt *st = db_stmt(db, sql[SQL_FIND], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    sqlite3_bind_int64(st, 1, src);
+    sqlite3_bind_int64(st, 2, dst);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    enum stk_err rc = STK_OK;
+    int src_rc = sqlite3_step(st);
+    if (src_rc == SQLITE_ROW) {
+        const char *p = (const char *)sqlite3_column_text(st, 0);
+        *props = strdup(p ? p : "{}");
+        *found = *props != NULL;
+        if (*props == NULL) {
+            rc = stk_error_set(err, STK_ENOMEM, "out of memory");
+        }
+    } else if (src_rc != SQLITE_DONE) {
+        rc = db_fail(db, src_rc, "finding an edge", err);
+    }
+    db_done(st);
+    return rc;
+}
+
+static void row_to_id(sqlite3_stmt *st, void *elem)
+{
+    *(long long *)elem = sqlite3_column_int64(st, 0);
+}
+
+enum stk_err store_edges_ends(struct db *db, long long id, const char *kind, int reverse,
+                              int limit, long long **ids, size_t *count, struct stk_error *err)
+{
+    *ids = NULL;
+    *count = 0;
+    sqlite3_stmt *st = db_stmt(db, sql[reverse ? SQL_SRCS : SQL_DSTS], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, limit);
+    void *out = NULL;
+    enum stk_err rc = db_collect(db, st, sizeof(long long), row_to_id, &out, count,
+                                 "listing edge ends", err);
+    *ids = out;
+    return rc;
 }

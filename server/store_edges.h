@@ -30,4 +30,14 @@ enum stk_err store_edges_of_incident(struct db *db, long long incident_id, int l
 enum stk_err store_edges_of_entity(struct db *db, long long entity_id, int limit,
                                    struct edge **list, size_t *count, struct stk_error *err);
 
+/* The edge (src, dst, kind): `*found` 1 and `*props` its properties (JSON
+ * text, caller frees), or `*found` 0 and `*props` NULL. */
+enum stk_err store_edges_find(struct db *db, long long src, long long dst, const char *kind,
+                              int *found, char **props, struct stk_error *err);
+/* The other ends of the `kind` edges of `id`: their destinations (edges
+ * from `id`), or with `reverse` their sources (edges to `id`), by id, at most
+ * `limit`. Caller owns `*ids` (free()). */
+enum stk_err store_edges_ends(struct db *db, long long id, const char *kind, int reverse,
+                              int limit, long long **ids, size_t *count, struct stk_error *err);
+
 #endif

@@ -42,6 +42,7 @@ enum {
     SQL_SAVE_TRIAGE,
     SQL_MARK_MERGED,
     SQL_ADD_ENTITY,
+    SQL_ENTITY_COUNT,
     SQL_CLEAR_ENTITIES,
     SQL_REBUILD_ENTITIES,
     SQL_MOVE_ENTITIES,
@@ -80,7 +81,9 @@ static const char *const sql[SQL_N_] = {
                         " entity_count = 0, updated_at = ?3 WHERE id = ?1",
     [SQL_ADD_ENTITY] = "INSERT INTO incident_entities (incident_id, entity_id, alert_count)"
                        " VALUES (?1, ?2, ?3) ON CONFLICT (incident_id, entity_id)"
-                       " DO UPDATE SET alert_count = alert_count + ?3 RETURNING alert_count",
+                       " DO UPDATE SET alert_count = alert_count + ?3",
+    [SQL_ENTITY_COUNT] = "SELECT alert_count FROM incident_entities"
+                         " WHERE incident_id = ? AND entity_id = ?",
     [SQL_CLEAR_ENTITIES] = "DELETE FROM incident_entities WHERE incident_id = ?",
     [SQL_REBUILD_ENTITIES] = "INSERT INTO incident_entities (incident_id, entity_id, alert_count)"
                              " SELECT ?1, ae.entity_id, count(*) FROM alerts a"
@@ -258,20 +261,31 @@ enum stk_err store_incidents_mark_merged(struct db *db, long long id, long long 
 }
 
 enum stk_err store_incidents_add_entity(struct db *db, long long incident_id, long long entity_id,
-                                        long long n, long long *count, struct stk_error *err)
+                                        long long n, struct stk_error *err)
 {
-    *count = 0;
     PREPARE(st, SQL_ADD_ENTITY);
     sqlite3_bind_int64(st, 1, incident_id);
     sqlite3_bind_int64(st, 2, entity_id);
     sqlite3_bind_int64(st, 3, n);
+    return db_run(db, st, "linking an incident entity", err);
+}
+
+enum stk_err store_incidents_entity_count(struct db *db, long long incident_id, long long entity_id,
+                                          long long *count, struct stk_error *err)
+{
+    *count = 0;
+    PREPARE(st, SQL_ENTITY_COUNT);
+    sqlite3_bind_int64(st, 1, incident_id);
+    sqlite3_bind_int64(st, 2, entity_id);
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         *count = sqlite3_column_int64(st, 0);
-        src = sqlite3_step(st);
     }
     db_done(st);
-    return src == SQLITE_DONE ? STK_OK : db_fail(db, src, "linking an incident entity", err);
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        return db_fail(db, src, "counting an incident entity", err);
+    }
+    return STK_OK;
 }
 
 enum stk_err store_incidents_rebuild_entities(struct db *db, long long id, struct stk_error *err)
@@ -414,11 +428,28 @@ enum stk_err store_incidents_cube(struct db *db, struct incident_cell **cells, s
                                   struct stk_error *err)
 {
     *cells = NULL;
+    *count = 0;
+    /* The counters change only when incidents do: between changes every
+     * request of this connection reuses the cells it read last. */
+    size_t len = 0;
+    const void *memo = db_memo_get(db, DB_MEMO_INCIDENT_CUBE, &len);
+    if (memo != NULL) {
+        *cells = malloc(len);
+        if (*cells == NULL) {
+            return stk_error_set(err, STK_ENOMEM, "out of memory");
+        }
+        memcpy(*cells, memo, len);
+        *count = len / sizeof(struct incident_cell);
+        return STK_OK;
+    }
     PREPARE(st, SQL_CUBE);
     void *out = NULL;
     enum stk_err rc = db_collect(db, st, sizeof(struct incident_cell), row_to_cell, &out, count,
                                  "reading incident counts", err);
     *cells = out;
+    if (rc == STK_OK) {
+        db_memo_put(db, DB_MEMO_INCIDENT_CUBE, out, *count * sizeof(struct incident_cell));
+    }
     return rc;
 }
 

@@ -48,10 +48,13 @@ enum stk_err store_incidents_save_triage(struct db *db, const struct incident *i
 enum stk_err store_incidents_mark_merged(struct db *db, long long id, long long into,
                                          long long now, struct stk_error *err);
 
-/* Adds `n` alerts' worth of `entity_id` to an incident; `*count` is the new
- * per-incident count (n when the entity is new to the incident). */
+/* Adds `n` alerts' worth of `entity_id` to an incident (creating the link). */
 enum stk_err store_incidents_add_entity(struct db *db, long long incident_id, long long entity_id,
-                                        long long n, long long *count, struct stk_error *err);
+                                        long long n, struct stk_error *err);
+/* How many alerts of the incident involve the entity (0: none). */
+enum stk_err store_incidents_entity_count(struct db *db, long long incident_id,
+                                          long long entity_id, long long *count,
+                                          struct stk_error *err);
 /* Rebuilds incident_entities of `id` from its alerts (after moves). */
 enum stk_err store_incidents_rebuild_entities(struct db *db, long long id,
                                               struct stk_error *err);

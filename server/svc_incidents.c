@@ -827,45 +827,7 @@ enum stk_err svc_incidents_split(struct db *db, const struct actor *by, long lon
     return finish(db, rc, err);
 }
 
-enum stk_err svc_entities_set_critical(struct db *db, const struct actor *by, long long id,
-                                       int critical, struct entity *out, struct stk_error *err)
-{
-    memset(out, 0, sizeof(*out));
-    enum stk_err rc = db_begin(db, err);
-    if (rc != STK_OK) {
-        return rc;
-    }
-    rc = store_entities_set_critical(db, id, critical, err);
-    if (rc == STK_OK) {
-        rc = store_incidents_refresh_impact(db, id, err);
-    }
-    if (rc == STK_OK) {
-        rc = store_entities_get(db, id, out, err);
-    }
-    if (rc == STK_OK) {
-        char target[48];
-        snprintf(target, sizeof(target), "entity:%lld", id);
-        json_t *details = json_pack("{s:s, s:b}", "key", out->key, "critical", critical);
-        struct audit_event ev = {
-            .actor = by->name, .actor_kind = by->kind, .source_ip = by->ip,
-            .action = "entity.critical", .target = target, .outcome = "success",
-            .details = details,
-        };
-        rc = svc_audit_append(db, &ev, err);
-        json_decref(details);
-    }
-    rc = finish(db, rc, err);
-    if (rc != STK_OK) {
-        store_entity_release(out);
-    }
-    return rc;
-}
 
-enum stk_err svc_entities_get(struct db *db, long long id, struct entity *out,
-                              struct stk_error *err)
-{
-    return store_entities_get(db, id, out, err);
-}
 
 enum stk_err svc_incidents_assignees(struct db *db, struct user **out, size_t *count,
                                      struct stk_error *err)

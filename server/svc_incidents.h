@@ -104,14 +104,7 @@ enum stk_err svc_alerts_move(struct db *db, const struct actor *by, long long al
 enum stk_err svc_incidents_split(struct db *db, const struct actor *by, long long id,
                                  const long long *alert_ids, size_t n, struct incident *out,
                                  struct stk_error *err);
-/* Marks an entity critical (or not) and refreshes the impact of its
- * incidents. */
-enum stk_err svc_entities_set_critical(struct db *db, const struct actor *by, long long id,
-                                       int critical, struct entity *out, struct stk_error *err);
 
-/* One entity. Caller owns `out` contents (store_entity_release()). */
-enum stk_err svc_entities_get(struct db *db, long long id, struct entity *out,
-                              struct stk_error *err);
 /* Enabled users holding Alerts: Manage (who incidents can be assigned to),
  * by name, password hashes wiped. Caller owns `*out` (free()). */
 enum stk_err svc_incidents_assignees(struct db *db, struct user **out, size_t *count,

@@ -29,6 +29,7 @@
 #include "store_incidents.h"
 #include "svc_audit.h"
 #include "svc_incidents.h"
+#include "svc_paths.h"
 
 static int identity_too_common(const char *name);
 
@@ -44,9 +45,9 @@ int svc_ingest_entity_rank(int kind, const char *name)
 int svc_ingest_kind_rank(int kind)
 {
     static const int rank[ENT_KIND_N] = {
-        [ENT_POD] = 12,     [ENT_CONTAINER] = 11, [ENT_IDENTITY] = 10, [ENT_IP] = 9,
-        [ENT_CLOUD_RESOURCE] = 8, [ENT_DEPLOYMENT] = 7, [ENT_SERVICE] = 6, [ENT_NODE] = 5,
-        [ENT_NAMESPACE] = 4, [ENT_IMAGE] = 3, [ENT_REGISTRY] = 2, [ENT_CLUSTER] = 1,
+        [ENT_POD] = 12,           [ENT_CONTAINER] = 11, [ENT_IDENTITY] = 10, [ENT_IP] = 9,
+        [ENT_CLOUD_RESOURCE] = 8, [ENT_DEPLOYMENT] = 7, [ENT_SERVICE] = 6,   [ENT_NODE] = 5,
+        [ENT_NAMESPACE] = 4,      [ENT_IMAGE] = 3,      [ENT_REGISTRY] = 2,  [ENT_CLUSTER] = 1,
     };
     return kind >= 0 && kind < ENT_KIND_N ? rank[kind] : 0;
 }
@@ -56,8 +57,8 @@ int svc_ingest_kind_rank(int kind)
 static int identity_too_common(const char *name)
 {
     static const char *const exact[] = {
-        "system:anonymous",       "system:apiserver", "system:kube-controller-manager",
-        "system:kube-scheduler",  "system:kube-proxy", "kubernetes-admin",
+        "system:anonymous",      "system:apiserver",  "system:kube-controller-manager",
+        "system:kube-scheduler", "system:kube-proxy", "kubernetes-admin",
     };
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
         if (strcmp(name, exact[i]) == 0) {
@@ -84,8 +85,8 @@ static long long window_for(const struct ingest_settings *s, const struct entity
 }
 
 /* The cluster an entity belongs to, from its key ("pod:C/ns/name"). */
-static void entity_cluster(const struct entity_ref *e, const char *alert_cluster, char *out,
-                           size_t n)
+void svc_ingest_entity_cluster(const struct entity_ref *e, const char *alert_cluster, char *out,
+                               size_t n)
 {
     out[0] = '\0';
     if (e->kind == ENT_CLUSTER) {
@@ -100,20 +101,23 @@ static void entity_cluster(const struct entity_ref *e, const char *alert_cluster
     }
 }
 
-/* Relations an alert implies between the entities it names together (the
- * graph's structure): "the container runs in the pod", and so on. */
-static const struct {
-    int from, to;
-    const char *kind;
-} edge_rules[] = {
-    {ENT_CONTAINER, ENT_POD, "runs-in"},         {ENT_POD, ENT_NAMESPACE, "in-namespace"},
-    {ENT_NAMESPACE, ENT_CLUSTER, "in-cluster"},  {ENT_NODE, ENT_CLUSTER, "in-cluster"},
-    {ENT_POD, ENT_NODE, "runs-on"},              {ENT_CONTAINER, ENT_IMAGE, "from-image"},
-    {ENT_IMAGE, ENT_REGISTRY, "hosted-in"},      {ENT_POD, ENT_IP, "talked-to"},
-    {ENT_POD, ENT_CLOUD_RESOURCE, "accessed"},   {ENT_IDENTITY, ENT_CLOUD_RESOURCE, "accessed"},
+const struct ingest_edge_rule svc_ingest_edge_rules[] = {
+    {ENT_CONTAINER, ENT_POD, "runs-in"},
+    {ENT_POD, ENT_NAMESPACE, "in-namespace"},
+    {ENT_NAMESPACE, ENT_CLUSTER, "in-cluster"},
+    {ENT_NODE, ENT_CLUSTER, "in-cluster"},
+    {ENT_POD, ENT_NODE, "runs-on"},
+    {ENT_CONTAINER, ENT_IMAGE, "from-image"},
+    {ENT_IMAGE, ENT_REGISTRY, "hosted-in"},
+    {ENT_POD, ENT_IP, "talked-to"},
+    {ENT_POD, ENT_CLOUD_RESOURCE, "accessed"},
+    {ENT_IDENTITY, ENT_CLOUD_RESOURCE, "accessed"},
     {ENT_IDENTITY, ENT_IP, "connected-from"},
 };
-#define EDGE_RULES (sizeof(edge_rules) / sizeof(edge_rules[0]))
+const size_t svc_ingest_edge_rule_count =
+    sizeof(svc_ingest_edge_rules) / sizeof(svc_ingest_edge_rules[0]);
+#define edge_rules svc_ingest_edge_rules
+#define EDGE_RULES svc_ingest_edge_rule_count
 
 /* An incident being changed by this batch, written back once at the end. */
 struct inc_state {
@@ -135,6 +139,25 @@ struct touch_slot {
     long long ts;
 };
 
+/* An entity already resolved in this batch (its key is borrowed from the
+ * batch, which outlives the context). */
+struct entity_slot {
+    const char *key; /* NULL: empty */
+    unsigned long long hash;
+    long long id;
+    int critical;
+};
+#define ENTITY_SLOTS 2048 /* power of two; the cache stops growing at 3/4 */
+
+/* Alerts added to an (incident, entity) pair in this batch, written once:
+ * `base` is the stored count when the batch first met the pair. */
+struct ie_slot {
+    long long incident; /* 0: empty */
+    long long entity;
+    long long base, delta;
+};
+#define IE_SLOTS 4096 /* power of two; flushed at 3/4 */
+
 /* An edge seen in this batch, written once at the end. */
 struct edge_slot {
     long long src; /* 0: empty */
@@ -155,7 +178,33 @@ struct ingest_ctx {
     int n_touches;
     struct edge_slot *edges; /* TOUCH_SLOTS */
     int n_edges;
+    struct entity_slot *entities; /* ENTITY_SLOTS */
+    int n_entities;
+    struct ie_slot *ies; /* IE_SLOTS */
+    int n_ies;
+    /* Workloads and images seen for the first time: attack paths may now
+     * start from them (a pod running an image Trivy found vulnerable). */
+    long long *fresh;
+    size_t n_fresh, cap_fresh;
 };
+
+static enum stk_err note_fresh(struct ingest_ctx *c, int kind, long long id)
+{
+    if (kind != ENT_POD && kind != ENT_CONTAINER && kind != ENT_IMAGE && kind != ENT_DEPLOYMENT) {
+        return STK_OK;
+    }
+    if (c->n_fresh == c->cap_fresh) {
+        size_t cap = c->cap_fresh ? c->cap_fresh * 2 : 64;
+        long long *grown = realloc(c->fresh, cap * sizeof(*grown));
+        if (grown == NULL) {
+            return stk_error_set(c->err, STK_ENOMEM, "out of memory");
+        }
+        c->fresh = grown;
+        c->cap_fresh = cap;
+    }
+    c->fresh[c->n_fresh++] = id;
+    return STK_OK;
+}
 
 static enum stk_err edges_flush(struct ingest_ctx *c)
 {
@@ -250,6 +299,59 @@ static enum stk_err touch(struct ingest_ctx *c, long long id, long long ts)
     return ++c->n_touches >= TOUCH_FLUSH_AT ? touch_flush(c) : STK_OK;
 }
 
+/* Writes every pending (incident, entity) count. Before a merge rewrites
+ * incident_entities, and at the end of the batch. */
+static enum stk_err ies_flush(struct ingest_ctx *c)
+{
+    for (int i = 0; i < IE_SLOTS && c->n_ies > 0; i++) {
+        struct ie_slot *e = &c->ies[i];
+        if (e->incident != 0) {
+            enum stk_err rc =
+                e->delta == 0
+                    ? STK_OK
+                    : store_incidents_add_entity(c->db, e->incident, e->entity, e->delta, c->err);
+            if (rc != STK_OK) {
+                return rc;
+            }
+            e->incident = 0;
+            c->n_ies--;
+        }
+    }
+    return STK_OK;
+}
+
+/* Counts one more alert of `incident` involving `entity`; `*count` is the
+ * new total. */
+static enum stk_err ies_add(struct ingest_ctx *c, long long incident, long long entity,
+                            long long *count)
+{
+    unsigned long long k = (unsigned long long)incident * 0x9E3779B97F4A7C15ull ^
+                           (unsigned long long)entity * 0xC2B2AE3D27D4EB4Full;
+    unsigned h = (unsigned)(k >> 40);
+    for (unsigned i = 0;; i++) {
+        struct ie_slot *e = &c->ies[(h + i) & (IE_SLOTS - 1)];
+        if (e->incident == incident && e->entity == entity) {
+            *count = e->base + ++e->delta;
+            return STK_OK;
+        }
+        if (e->incident == 0) {
+            if (c->n_ies >= IE_SLOTS * 3 / 4) {
+                enum stk_err rc = ies_flush(c);
+                return rc == STK_OK ? ies_add(c, incident, entity, count) : rc;
+            }
+            long long base = 0;
+            enum stk_err rc = store_incidents_entity_count(c->db, incident, entity, &base, c->err);
+            if (rc != STK_OK) {
+                return rc;
+            }
+            *e = (struct ie_slot){.incident = incident, .entity = entity, .base = base, .delta = 1};
+            c->n_ies++;
+            *count = base + 1;
+            return STK_OK;
+        }
+    }
+}
+
 static enum stk_err flush_state(struct ingest_ctx *c, struct inc_state *st)
 {
     if (!st->dirty) {
@@ -326,8 +428,7 @@ static enum stk_err load_state(struct ingest_ctx *c, long long id, struct inc_st
     return STK_OK;
 }
 
-static enum stk_err create_incident(struct ingest_ctx *c, const struct alert_in *a,
-                                    long long *id)
+static enum stk_err create_incident(struct ingest_ctx *c, const struct alert_in *a, long long *id)
 {
     struct incident in;
     memset(&in, 0, sizeof(in));
@@ -421,7 +522,7 @@ static enum stk_err add_to_incident(struct ingest_ctx *c, struct inc_state *st,
     for (int i = 0; i < a->n_entities; i++) {
         const struct entity_ref *e = &a->entities[i];
         long long count = 0;
-        enum stk_err rc = store_incidents_add_entity(c->db, in->id, ids[i], 1, &count, c->err);
+        enum stk_err rc = ies_add(c, in->id, ids[i], &count);
         if (rc != STK_OK) {
             return rc;
         }
@@ -442,7 +543,7 @@ static enum stk_err add_to_incident(struct ingest_ctx *c, struct inc_state *st,
             st->main_kind = e->kind;
             snprintf(st->main_key, sizeof(st->main_key), "%s", e->key);
             snprintf(st->main_name, sizeof(st->main_name), "%s", e->name);
-            entity_cluster(e, a->cluster, st->main_cluster, sizeof(st->main_cluster));
+            svc_ingest_entity_cluster(e, a->cluster, st->main_cluster, sizeof(st->main_cluster));
         }
     }
     st->dirty = 1;
@@ -450,8 +551,8 @@ static enum stk_err add_to_incident(struct ingest_ctx *c, struct inc_state *st,
 }
 
 /* The incidents an alert links to, smallest id first, without repeats. */
-static enum stk_err find_links(struct ingest_ctx *c, const struct alert_in *a,
-                               const long long *ids, long long *found, int *n_found)
+static enum stk_err find_links(struct ingest_ctx *c, const struct alert_in *a, const long long *ids,
+                               long long *found, int *n_found)
 {
     *n_found = 0;
     for (int i = 0; i < a->n_entities; i++) {
@@ -460,8 +561,8 @@ static enum stk_err find_links(struct ingest_ctx *c, const struct alert_in *a,
             continue;
         }
         long long near[2];
-        enum stk_err rc = store_alerts_neighbours(c->db, ids[i], a->first_ms, w, &near[0],
-                                                  &near[1], c->err);
+        enum stk_err rc =
+            store_alerts_neighbours(c->db, ids[i], a->first_ms, w, &near[0], &near[1], c->err);
         if (rc != STK_OK) {
             return rc;
         }
@@ -483,12 +584,43 @@ static enum stk_err find_links(struct ingest_ctx *c, const struct alert_in *a,
     return STK_OK;
 }
 
+static unsigned long long key_hash(const char *s)
+{
+    unsigned long long h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s != '\0'; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* The cached slot of `key`, or the empty slot where it would go. */
+static struct entity_slot *entity_slot(struct ingest_ctx *c, const char *key, unsigned long long h)
+{
+    for (unsigned i = 0;; i++) {
+        struct entity_slot *e = &c->entities[(h + i) & (ENTITY_SLOTS - 1)];
+        if (e->key == NULL || (e->hash == h && strcmp(e->key, key) == 0)) {
+            return e;
+        }
+    }
+}
+
 /* Finds or creates an entity. Its last_seen moves forward once per batch
  * (touch_flush), not once per alert: hot entities are in most alerts. */
 static enum stk_err resolve_entity(struct ingest_ctx *c, const struct alert_in *a,
                                    const struct entity_ref *e, long long *id, int *critical)
 {
+    unsigned long long h = key_hash(e->key);
+    struct entity_slot *slot = entity_slot(c, e->key, h);
+    if (slot->key != NULL) {
+        *id = slot->id;
+        *critical = slot->critical;
+        return touch(c, *id, a->last_ms);
+    }
     enum stk_err rc = store_entities_find(c->db, e->key, id, critical, c->err);
+    if (rc == STK_OK && c->n_entities < ENTITY_SLOTS * 3 / 4) {
+        *slot = (struct entity_slot){.key = e->key, .hash = h, .id = *id, .critical = *critical};
+        c->n_entities++;
+    }
     if (rc == STK_OK) {
         return touch(c, *id, a->last_ms);
     }
@@ -496,15 +628,19 @@ static enum stk_err resolve_entity(struct ingest_ctx *c, const struct alert_in *
         return rc;
     }
     char cluster[ALERT_CLUSTER_MAX];
-    entity_cluster(e, a->cluster, cluster, sizeof(cluster));
+    svc_ingest_entity_cluster(e, a->cluster, cluster, sizeof(cluster));
     char *props = e->props ? json_dumps(e->props, JSON_COMPACT) : NULL;
     rc = store_entities_insert(c->db, e->kind, e->key, e->name, cluster, props, a->last_ms, id,
                                c->err);
     free(props);
-    return rc;
+    if (rc == STK_OK && c->n_entities < ENTITY_SLOTS * 3 / 4) {
+        *slot = (struct entity_slot){.key = e->key, .hash = h, .id = *id, .critical = 0};
+        c->n_entities++;
+    }
+    return rc == STK_OK ? note_fresh(c, e->kind, *id) : rc;
 }
 
-static enum stk_err store_one(struct ingest_ctx *c, const struct alert_in *a)
+static enum stk_err store_one(struct ingest_ctx *c, const struct alert_in *a, const char *evidence)
 {
     unsigned char ikey[ALERT_IKEY_LEN];
     store_alerts_ikey(ikey, a->first_ms, a->key);
@@ -548,6 +684,9 @@ static enum stk_err store_one(struct ingest_ctx *c, const struct alert_in *a)
                 rc = drop_state(c, target);
             }
             if (rc == STK_OK) {
+                rc = ies_flush(c);
+            }
+            if (rc == STK_OK) {
                 rc = svc_incidents_merge_into(c->db, links[i], target, "system", c->now, c->err);
             }
             c->res->incidents_merged++;
@@ -569,11 +708,10 @@ static enum stk_err store_one(struct ingest_ctx *c, const struct alert_in *a)
     row.first_ts = a->first_ms;
     row.last_ts = a->last_ms;
     snprintf(row.cluster, sizeof(row.cluster), "%s", a->cluster);
-    row.evidence = a->evidence ? json_dumps(a->evidence, JSON_COMPACT) : NULL;
+    row.evidence = (char *)evidence;
     row.created_at = c->now;
     long long alert_id = 0;
     rc = store_alerts_insert(c->db, ikey, &row, &alert_id, c->err);
-    free(row.evidence);
     for (int i = 0; rc == STK_OK && i < a->n_entities; i++) {
         rc = store_alerts_link(c->db, alert_id, ids[i], a->first_ms, c->err);
     }
@@ -608,16 +746,44 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
     struct inc_state *states = calloc(STATE_SLOTS, sizeof(*states));
     struct touch_slot *touches = calloc(TOUCH_SLOTS, sizeof(*touches));
     struct edge_slot *edges = calloc(TOUCH_SLOTS, sizeof(*edges));
-    if (states == NULL || touches == NULL || edges == NULL) {
+    struct entity_slot *entities = calloc(ENTITY_SLOTS, sizeof(*entities));
+    struct ie_slot *ies = calloc(IE_SLOTS, sizeof(*ies));
+    if (states == NULL || touches == NULL || edges == NULL || entities == NULL || ies == NULL) {
         free(states);
         free(touches);
         free(edges);
+        free(entities);
+        free(ies);
         return stk_error_set(err, STK_ENOMEM, "out of memory");
     }
     struct ingest_ctx c = {
-        .db = db, .s = s, .now = now_ms(), .states = states, .res = out, .err = err,
-        .touches = touches, .edges = edges,
+        .db = db,
+        .s = s,
+        .now = now_ms(),
+        .states = states,
+        .res = out,
+        .err = err,
+        .touches = touches,
+        .edges = edges,
+        .entities = entities,
+        .ies = ies,
     };
+    /* Serialise outside the write transaction, which one batch at a time
+     * holds: only what must be serial runs inside it. */
+    char **evidence = b->n_alerts ? calloc(b->n_alerts, sizeof(*evidence)) : NULL;
+    if (b->n_alerts > 0 && evidence == NULL) {
+        free(states);
+        free(touches);
+        free(edges);
+        free(entities);
+        free(ies);
+        return stk_error_set(err, STK_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < b->n_alerts; i++) {
+        if (b->alerts[i].evidence != NULL) {
+            evidence[i] = json_dumps(b->alerts[i].evidence, JSON_COMPACT);
+        }
+    }
     enum stk_err rc = db_begin(db, err);
     for (size_t i = 0; rc == STK_OK && i < b->n_procs; i++) {
         rc = store_hunting_insert_proc(db, &b->procs[i], err);
@@ -626,10 +792,13 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
         rc = store_hunting_insert_audit(db, &b->audits[i], err);
     }
     for (size_t i = 0; rc == STK_OK && i < b->n_alerts; i++) {
-        rc = store_one(&c, &b->alerts[i]);
+        rc = store_one(&c, &b->alerts[i], evidence ? evidence[i] : NULL);
     }
     if (rc == STK_OK) {
         rc = flush_all(&c);
+    }
+    if (rc == STK_OK) {
+        rc = ies_flush(&c);
     }
     if (rc == STK_OK) {
         rc = touch_flush(&c);
@@ -637,23 +806,32 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
     if (rc == STK_OK) {
         rc = edges_flush(&c);
     }
+    if (rc == STK_OK && c.n_fresh > 0 && s->path_max_hops > 0) {
+        struct paths_settings ps = {.max_hops = s->path_max_hops, .max_per_entry = PATHS_PER_ENTRY};
+        struct paths_stats stats;
+        rc = svc_paths_refresh(db, &ps, c.fresh, c.n_fresh, c.now, &stats, err);
+    }
     out->procs = (long)b->n_procs;
     out->audits = (long)b->n_audits;
     if (rc == STK_OK) {
         char target[64];
         snprintf(target, sizeof(target), "ingest:%s", what);
-        json_t *details = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "alerts_new",
-                                    (int)out->alerts_new, "alerts_duplicate",
-                                    (int)out->alerts_duplicate, "alerts_suppressed",
-                                    (int)out->alerts_suppressed, "incidents_created",
-                                    (int)out->incidents_created, "incidents_merged",
-                                    (int)out->incidents_merged, "process_events",
-                                    (int)out->procs, "audit_events", (int)out->audits);
+        json_t *details =
+            json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "alerts_new", (int)out->alerts_new,
+                      "alerts_duplicate", (int)out->alerts_duplicate, "alerts_suppressed",
+                      (int)out->alerts_suppressed, "incidents_created", (int)out->incidents_created,
+                      "incidents_merged", (int)out->incidents_merged, "process_events",
+                      (int)out->procs, "audit_events", (int)out->audits);
         char action[64];
         snprintf(action, sizeof(action), "ingest.%s", what);
         struct audit_event ev = {
-            .actor = by->name, .actor_kind = by->kind, .source_ip = by->ip,
-            .action = action, .target = target, .outcome = "success", .details = details,
+            .actor = by->name,
+            .actor_kind = by->kind,
+            .source_ip = by->ip,
+            .action = action,
+            .target = target,
+            .outcome = "success",
+            .details = details,
         };
         rc = svc_audit_append(db, &ev, err);
         json_decref(details);
@@ -668,5 +846,12 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
     free(states);
     free(touches);
     free(edges);
+    free(entities);
+    free(ies);
+    free(c.fresh);
+    for (size_t i = 0; evidence != NULL && i < b->n_alerts; i++) {
+        free(evidence[i]);
+    }
+    free(evidence);
     return rc;
 }

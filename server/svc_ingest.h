@@ -11,6 +11,7 @@
 struct ingest_settings {
     long long window_ms;    /* alerts sharing a pod, container, identity or IP */
     long long ns_window_ms; /* alerts sharing only a cluster and namespace */
+    int path_max_hops;      /* attack paths: see svc_paths.h (0: do not refresh) */
 };
 
 struct ingest_result {
@@ -28,6 +29,20 @@ struct ingest_result {
 enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
                               const struct ingest_batch *b, const struct actor *by,
                               const char *what, struct ingest_result *out, struct stk_error *err);
+
+/* The relations an alert implies between the entities it names together
+ * ("the container runs in the pod"): from kind, to kind, edge kind. */
+struct ingest_edge_rule {
+    int from, to;
+    const char *kind;
+};
+extern const struct ingest_edge_rule svc_ingest_edge_rules[];
+extern const size_t svc_ingest_edge_rule_count;
+
+/* The cluster an entity of an alert belongs to, from its key
+ * ("pod:C/ns/name" with C the alert's cluster), into `out`; "" if none. */
+void svc_ingest_entity_cluster(const struct entity_ref *e, const char *alert_cluster, char *out,
+                               size_t n);
 
 /* How strongly an entity kind names an incident (pod highest); used for the
  * incident's main entity. */

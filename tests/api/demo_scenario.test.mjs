@@ -177,6 +177,35 @@ test('smaller incidents of other kinds and informational alerts', () => {
   assert.ok(queue.some((inc) => has(inc, (x) => x.provider === 'falco' && x.severity === 'low')));
 });
 
+test('an attack path: the internet-exposed web pod with high-severity vulnerabilities uses a managed identity to reach a protected storage account', async () => {
+  const POD = 'pod:prod-aks/storefront/web-7f9c6d8b5-x2kqp';
+  const STORAGE = 'cloud-resource:azure/subscriptions/6f1d2c3b-4a5e-4f60-8b71-9c0d1e2f3a4b/resourceGroups/acme-prod/providers/Microsoft.Storage/storageAccounts/acmeprodorders';
+  const page = await getJson(srv.url, tok, `/api/v1/attack-paths?entry=${encodeURIComponent(POD)}`);
+  const p = page.items.find((x) => x.target.key === STORAGE);
+  assert.ok(p, `paths from ${POD}: ${page.items.map((x) => x.title)}`);
+  assert.equal(p.risk, 'critical');
+  assert.deepEqual(p.steps.map((s) => [s.entity.kind, s.edge?.kind ?? null]),
+    [['pod', null], ['identity', 'uses-identity'], ['cloud-resource', 'can-access']]);
+  const [entry, identity, storage] = p.steps;
+  const codes = entry.risk_factors.map((f) => f.code);
+  assert.ok(codes.includes('internet-exposed') && codes.includes('vulnerable-image'), codes.join(' '));
+  assert.match(entry.risk_factors.find((f) => f.code === 'vulnerable-image').text, /high-severity vulnerabilities \(CVE-/);
+  assert.match(entry.remediation, /Remove the public IP/);
+  assert.match(entry.remediation, /Patch the image: 0 critical, \d+ high vulnerabilities/);
+  assert.equal(identity.entity.label, 'managed identity');
+  assert.equal(storage.entity.critical, true);
+  assert.ok(storage.risk_factors.some((f) => f.code === 'critical-asset'));
+  assert.match(storage.remediation, /Scope the managed identity's role assignment/);
+  // The pod of the multi-stage incident carries the path (the graph's badge).
+  const inc = queue.find((i) => i.entities.some((e) => e.key === POD) && i.high_impact);
+  const podId = inc.entities.find((e) => e.key === POD).id;
+  const through = await getJson(srv.url, tok, `/api/v1/attack-paths?entity=${podId}`);
+  assert.ok(through.items.some((x) => x.id === p.id));
+  const pane = await getJson(srv.url, tok, `/api/v1/entities/${podId}`);
+  assert.ok(pane.vulnerabilities.counts.high > 0);
+  assert.ok(pane.attack_paths.items.some((x) => x.id === p.id));
+});
+
 test('running the loader a second time stores nothing new', async () => {
   const count = (sql) => Number(sqlite(srv.dbPath, `.timeout 5000\n${sql}`));
   const before = {
@@ -184,6 +213,7 @@ test('running the loader a second time stores nothing new', async () => {
     alerts: queue.reduce((n, inc) => n + inc.alert_count, 0),
     tokens: count('SELECT count(*) FROM api_tokens;'),
     critical: count('SELECT count(*) FROM entities WHERE critical = 1;'),
+    paths: sqlite(srv.dbPath, '.timeout 5000\nSELECT group_concat(id) FROM (SELECT id FROM attack_paths ORDER BY id);'),
   };
   const again = await runLoader();
   assert.equal(again.code, 0, `second demo-load.sh failed:\n${again.stderr}`);
@@ -193,6 +223,8 @@ test('running the loader a second time stores nothing new', async () => {
   assert.equal(now.reduce((n, inc) => n + inc.alert_count, 0), before.alerts);
   assert.equal(count('SELECT count(*) FROM api_tokens;'), before.tokens, 'no second token');
   assert.equal(count('SELECT count(*) FROM entities WHERE critical = 1;'), before.critical);
+  assert.equal(sqlite(srv.dbPath, '.timeout 5000\nSELECT group_concat(id) FROM (SELECT id FROM attack_paths ORDER BY id);'),
+    before.paths, 'the same attack paths, with the same ids');
   const a = now.find((inc) => inc.high_impact);
   assert.ok(a, 'the critical-asset incident keeps its high impact');
 });
