@@ -43,6 +43,9 @@ static int serve(struct http_req *r, enum graph_format format)
     if (st != 0) {
         return st;
     }
+    if (r->db == NULL) {
+        return http_reply_error_status(r, 503, "unavailable", "database connection unavailable");
+    }
     struct stk_error err;
     stk_error_clear(&err);
     struct graph_result res;
