@@ -21,8 +21,10 @@ static const char *const sql[SQL_N_] = {
                    " ON CONFLICT (src, dst, kind) DO UPDATE SET"
                    " last_seen = max(last_seen, excluded.last_seen),"
                    " props = CASE WHEN ?5 IS NULL THEN props ELSE excluded.props END",
+    /* "+dst": probe the index by src only and filter dst, instead of one
+     * probe per (src, dst) pair (quadratic in the incident's entities). */
     [SQL_OF_INCIDENT] = "SELECT " EDGE_COLUMNS " WHERE src IN (SELECT entity_id"
-                        " FROM incident_entities WHERE incident_id = ?1) AND dst IN"
+                        " FROM incident_entities WHERE incident_id = ?1) AND +dst IN"
                         " (SELECT entity_id FROM incident_entities WHERE incident_id = ?1)"
                         " ORDER BY src, dst, kind LIMIT ?2",
     [SQL_OF_ENTITY] = "SELECT * FROM (SELECT " EDGE_COLUMNS " WHERE src = ?1 UNION SELECT "
