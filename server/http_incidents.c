@@ -706,7 +706,13 @@ static int read_ids(struct http_req *r, const char *key, long long *ids, size_t 
     return 0;
 }
 
-int http_incidents_merge(struct http_req *r)
+/* Merge and split: {"<key>": [ids]} applied to incident {id} by `fn`,
+ * answered with the incident `fn` returns. */
+static int incident_ids_change(struct http_req *r, const char *key, int status,
+                               enum stk_err (*fn)(struct db *, const struct actor *, long long,
+                                                  const long long *, size_t, struct incident *,
+                                                  struct stk_error *),
+                               const char *event)
 {
     long long id = id_param(r);
     if (id < 0) {
@@ -714,7 +720,7 @@ int http_incidents_merge(struct http_req *r)
     }
     long long ids[MAX_IDS];
     size_t n = 0;
-    int st = read_ids(r, "incident_ids", ids, &n);
+    int st = read_ids(r, key, ids, &n);
     if (st < 0) {
         return -st;
     }
@@ -722,34 +728,22 @@ int http_incidents_merge(struct http_req *r)
     stk_error_clear(&err);
     struct actor by = http_actor(r);
     struct incident out;
-    enum stk_err rc = svc_incidents_merge(r->db, &by, id, ids, n, &out, &err);
+    enum stk_err rc = fn(r->db, &by, id, ids, n, &out, &err);
     if (rc != STK_OK) {
-        return http_reply_svc_error(r, rc, &err, "incident_merge_failed");
+        return http_reply_svc_error(r, rc, &err, event);
     }
-    return reply_incident(r, 200, &out);
+    return reply_incident(r, status, &out);
+}
+
+int http_incidents_merge(struct http_req *r)
+{
+    return incident_ids_change(r, "incident_ids", 200, svc_incidents_merge,
+                               "incident_merge_failed");
 }
 
 int http_incidents_split(struct http_req *r)
 {
-    long long id = id_param(r);
-    if (id < 0) {
-        return http_reply_error(r, STK_ENOTFOUND, "no such incident");
-    }
-    long long ids[MAX_IDS];
-    size_t n = 0;
-    int st = read_ids(r, "alert_ids", ids, &n);
-    if (st < 0) {
-        return -st;
-    }
-    struct stk_error err;
-    stk_error_clear(&err);
-    struct actor by = http_actor(r);
-    struct incident out;
-    enum stk_err rc = svc_incidents_split(r->db, &by, id, ids, n, &out, &err);
-    if (rc != STK_OK) {
-        return http_reply_svc_error(r, rc, &err, "incident_split_failed");
-    }
-    return reply_incident(r, 201, &out);
+    return incident_ids_change(r, "alert_ids", 201, svc_incidents_split, "incident_split_failed");
 }
 
 int http_incidents_report(struct http_req *r)

@@ -14,26 +14,11 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "ingest_trivy.h"
 
 #define SAMPLES STK_SOURCE_DIR "/../shared/samples/trivy/"
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static void parse_ok(const char *text, struct trivy_report *r)
 {
