@@ -43,6 +43,7 @@ int http_pages_audit(struct http_req *r);
 int http_pages_incident(struct http_req *r);
 int http_pages_report(struct http_req *r);
 int http_pages_alert(struct http_req *r);
+int http_pages_attack_path(struct http_req *r);
 /* Renders the HTML page for an error status (403 "Requires ...", 404). */
 int http_pages_error(struct http_req *r, int status, const char *title, const char *message);
 

@@ -148,15 +148,17 @@ int http_pages_error(struct http_req *r, int status, const char *title, const ch
     return render_page(r, status, "pages/error", ctx);
 }
 
-/* /incidents/{id}, /incidents/{id}/report and /alerts/{id}: the page
- * fetches the record itself; a malformed id is a 404 page. */
-static int record_page(struct http_req *r, const char *tmpl, const char *title, const char *key)
+/* /incidents/{id}, /incidents/{id}/report, /alerts/{id} and
+ * /attack-paths/{id}: the page fetches the record itself; a malformed id is
+ * a 404 page. `section` is the navigation entry marked current. */
+static int record_page(struct http_req *r, const char *tmpl, const char *title, const char *key,
+                       const char *section)
 {
     long long id = http_parse_id(r->params[0]);
     if (id < 0) {
         return http_pages_error(r, 404, "Not found", "There is no such page.");
     }
-    json_t *ctx = page_context(r, "/incidents", title);
+    json_t *ctx = page_context(r, section, title);
     if (ctx != NULL) {
         json_object_set_new(ctx, key, json_integer(id));
     }
@@ -165,7 +167,7 @@ static int record_page(struct http_req *r, const char *tmpl, const char *title, 
 
 int http_pages_incident(struct http_req *r)
 {
-    return record_page(r, "pages/incident", "Incident", "incident_id");
+    return record_page(r, "pages/incident", "Incident", "incident_id", "/incidents");
 }
 
 int http_pages_report(struct http_req *r)
@@ -176,10 +178,15 @@ int http_pages_report(struct http_req *r)
         strstr(accept, "text/html") == NULL) {
         return http_incidents_report(r);
     }
-    return record_page(r, "pages/report", "Incident report", "incident_id");
+    return record_page(r, "pages/report", "Incident report", "incident_id", "/incidents");
 }
 
 int http_pages_alert(struct http_req *r)
 {
-    return record_page(r, "pages/alert", "Alert", "alert_id");
+    return record_page(r, "pages/alert", "Alert", "alert_id", "/incidents");
+}
+
+int http_pages_attack_path(struct http_req *r)
+{
+    return record_page(r, "pages/attack-path", "Attack path", "path_id", "/attack-paths");
 }

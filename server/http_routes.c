@@ -67,6 +67,7 @@ const struct route http_route_table[] = {
     {"GET", "/action-center", PERM_RESPONSE_READ, http_pages_shell},
     {"GET", "/hunting", PERM_ALERTS_READ, http_pages_shell},
     {"GET", "/attack-paths", PERM_ALERTS_READ, http_pages_shell},
+    {"GET", "/attack-paths/{id}", PERM_ALERTS_READ, http_pages_attack_path},
     {"GET", "/settings", PERM_SIGNED_IN, http_pages_settings},
     {"GET", "/settings/audit", PERM_ADMIN, http_pages_audit},
 };

@@ -3,7 +3,11 @@
 // its evidence), entities, comments, history, and the triage panel
 // (status, assignee, classification and determination, tags), merge, split
 // and move. Every change goes to the API and the page is re-read from it.
+// The incident graph lives in graph.js and the entity side pane in
+// entity-pane.js; this module wires them to each other and to the page.
 import { api, applyPermissionGates, permissions } from './api.js';
+import { createEntityPane } from './entity-pane.js';
+import { createGraph } from './graph.js';
 import {
   confirmAction, el, errorText, fillBody, handleSignedOut, row, showError, timeEl, wireConfirmDialog,
 } from './ui.js';
@@ -26,6 +30,9 @@ const state = {
   grouped: false,
   tags: [],
   triageDirty: false,
+  entityById: new Map(), // the incident's entities, for the graph's group members
+  graph: null,
+  pane: null,
 };
 
 function failed(box, e) {
@@ -290,6 +297,19 @@ function wireMoveDialog() {
 
 // ------------------------------------------------------------ entities
 
+/** Opens the entity pane from the table (the graph's nodes do the same). */
+function openButton(e) {
+  const b = el('button', {
+    type: 'button', class: 'btn btn-small', 'data-testid': 'entity-open',
+    'aria-label': `Details of ${e.name || e.key}`, text: 'Details',
+  });
+  b.addEventListener('click', () => {
+    if (state.graph) state.graph.select(e.id);
+    state.pane.openEntity(e.id, b);
+  });
+  return b;
+}
+
 function entityRow(e) {
   const action = el('button', {
     type: 'button', class: 'btn btn-small', 'data-testid': 'entity-critical-toggle', 'data-requires': 'alerts:manage',
@@ -303,6 +323,8 @@ function entityRow(e) {
     try {
       await api('PATCH', `/api/v1/entities/${encodeURIComponent(e.id)}`, { critical: !e.critical });
       await load();
+      if (state.graph) state.graph.refresh();
+      if (state.pane && state.pane.isOpen && state.pane.openId === e.id) state.pane.openEntity(e.id);
       const again = document.querySelector(`#entities-table tr[data-entity-id="${CSS.escape(String(e.id))}"] [data-testid="entity-critical-toggle"]`);
       if (again) again.focus();
     } catch (err) {
@@ -316,7 +338,7 @@ function entityRow(e) {
       e.key && e.key !== e.name ? el('span', { class: 'cell-sub', text: e.key }) : null),
     e.critical ? el('span', { class: 'critical-mark' }, crown('Critical asset'), ' Critical') : el('span', { class: 'muted', text: '–' }),
     el('span', { class: 'num', text: String(e.alert_count ?? 0) }),
-    el('td', { class: 'actions' }, action),
+    el('td', { class: 'actions' }, openButton(e), ' ', action),
   );
   tr.dataset.testid = 'entity-row';
   tr.dataset.entityId = String(e.id);
@@ -600,6 +622,54 @@ function wireMerge() {
   });
 }
 
+// ------------------------------------------------------------ graph and entity pane
+
+/**
+ * Where an attack-path badge leads: the path itself when the entity is on
+ * one, else the list of the paths through it.
+ */
+async function followBadge(info) {
+  if (info.group) {
+    // A group's members share the flag but not the paths: show the members.
+    state.pane.openGroup(info, state.graph.groupNode(info.id), info.element);
+    return;
+  }
+  try {
+    const list = await api('GET', `/api/v1/attack-paths?entity=${encodeURIComponent(info.id)}&limit=2`);
+    const items = (list && list.items) || [];
+    window.location.assign(items.length === 1
+      ? `/attack-paths/${encodeURIComponent(items[0].id)}`
+      : `/attack-paths?entity=${encodeURIComponent(info.id)}`);
+  } catch (e) {
+    failed($('incident-error'), e);
+  }
+}
+
+function wireGraph() {
+  state.pane = createEntityPane($('entity-pane'), {
+    lookup: (id) => state.entityById.get(Number(id)) || null,
+    onChanged: async () => {
+      await load();
+      state.graph.refresh();
+    },
+    onUngroup: () => {
+      state.pane.close();
+      state.graph.setGrouped(false);
+      $('graph-viewport').focus();
+    },
+    onClose: () => state.graph.select(null),
+  });
+  state.graph = createGraph($('graph'), {
+    incidentId,
+    onSelect: (info) => {
+      if (info.group) state.pane.openGroup(info, state.graph.groupNode(info.id), info.element);
+      else state.pane.openEntity(info.id, info.element);
+    },
+    onBadge: followBadge,
+  });
+  state.graph.start();
+}
+
 // ------------------------------------------------------------ loading
 
 async function loadLookups() {
@@ -623,6 +693,7 @@ async function load({ forceTriage = false } = {}) {
   try {
     const inc = await api('GET', `/api/v1/incidents/${incidentId}`);
     state.inc = inc;
+    state.entityById = new Map((inc.entities || []).map((e) => [Number(e.id), e]));
     showError(error, '');
     renderHeader(inc);
     renderCards(inc);
@@ -647,6 +718,7 @@ async function start() {
   wireCommentForm();
   wireTriage();
   wireMerge();
+  wireGraph();
   $('split-btn').addEventListener('click', split);
   $('group-by-tactic').addEventListener('change', (ev) => {
     state.grouped = ev.target.checked;

@@ -113,6 +113,7 @@ static void table_param_routes(void **state)
     (void)state;
     assert_found("PATCH", "/api/v1/users/alice", "/api/v1/users/{username}", 1, "alice");
     assert_found("DELETE", "/api/v1/tokens/17", "/api/v1/tokens/{id}", 1, "17");
+    assert_found("GET", "/attack-paths/3", "/attack-paths/{id}", 1, "3");
     assert_missing("PATCH", "/api/v1/users/", ROUTE_NO_PATH, "");
     assert_missing("PATCH", "/api/v1/users/alice/x", ROUTE_NO_PATH, "");
     assert_missing("GET", "/api/v1/users/alice", ROUTE_NO_METHOD, "PATCH");

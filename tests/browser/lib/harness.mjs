@@ -393,9 +393,13 @@ export const ADMIN = { username: 'browser-admin', password: 'browser-admin-passw
  * Registers before/after hooks for one test file: one server and one
  * browser shared by its tests, a fresh browser context per test, signed in
  * as ADMIN unless asked otherwise. `prefix` names the file's screenshots
- * (default: the test file's name).
+ * (default: the test file's name); `serverArgs` are added to `stockade
+ * serve`'s command line.
  */
-export function useHarness({ prefix = path.basename(process.argv[1] || 'browser', '.test.mjs') } = {}) {
+export function useHarness({
+  prefix = path.basename(process.argv[1] || 'browser', '.test.mjs'),
+  serverArgs = [],
+} = {}) {
   const h = { server: null, browser: null, prefix, browserGone: false };
   const open = new Set();
   const sessions = new Map(); // username -> storageState
@@ -408,7 +412,7 @@ export function useHarness({ prefix = path.basename(process.argv[1] || 'browser'
   watchdog.unref();
 
   before(async () => {
-    h.server = await startServer();
+    h.server = await startServer({ extraArgs: serverArgs });
     await h.addUser(ADMIN);
     h.browser = await launchBrowser();
     h.browser.on('disconnected', () => { h.browserGone = true; });
