@@ -52,7 +52,7 @@ for i in $(seq 1 32); do
     printf 'bench-user-pw-%s\n' "$i" | "$BIN" user add "bench$i" --role viewer --password-stdin \
         --db "$TMP/stockade.db" >/dev/null
 done
-"$BIN" serve --listen 127.0.0.1:0 --db "$TMP/stockade.db" --data-dir "$TMP" \
+"$BIN" serve --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 --db "$TMP/stockade.db" --data-dir "$TMP" \
     --assets-dir "$REPO" --log-level warn >"$TMP/out" 2>"$TMP/err" &
 PID=$!
 URL=""

@@ -105,9 +105,9 @@ start() {
 
 mkdir -p "$TMP/warn" "$TMP/info"
 start hello "$HELLO" 0 "$REPO" "$THREADS"
-start warn "$STOCKADE" serve --listen 127.0.0.1:0 --db "$TMP/warn/stockade.db" \
+start warn "$STOCKADE" serve --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 --db "$TMP/warn/stockade.db" \
     --data-dir "$TMP/warn" --assets-dir "$REPO" --threads "$THREADS" --log-level warn
-start info "$STOCKADE" serve --listen 127.0.0.1:0 --db "$TMP/info/stockade.db" \
+start info "$STOCKADE" serve --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 --db "$TMP/info/stockade.db" \
     --data-dir "$TMP/info" --assets-dir "$REPO" --threads "$THREADS" --log-level info
 
 declare -A LABEL=([hello]="civetweb hello" [warn]="stockade, --log-level warn"

@@ -120,7 +120,7 @@ for run in $(seq "$RUNS"); do
     "$STOCKADE" migrate --db "$TMP/e2e.d/stockade.db" >/dev/null 2>&1
     TOKEN=$("$STOCKADE" token create --name bench --permissions alerts:read,alerts:manage \
         --db "$TMP/e2e.d/stockade.db" 2>/dev/null)
-    "$STOCKADE" serve --listen 127.0.0.1:0 --db "$TMP/e2e.d/stockade.db" \
+    "$STOCKADE" serve --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 --db "$TMP/e2e.d/stockade.db" \
         --data-dir "$TMP/e2e.d" --assets-dir "$REPO" --threads "$THREADS" \
         --log-level warn >"$TMP/e2e.d/out" 2>"$TMP/e2e.d/err" &
     PID=$!

@@ -86,7 +86,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$STOCKADE" serve --listen 127.0.0.1:0 --db "$DB" --data-dir "$CACHE" --assets-dir "$REPO" \
+"$STOCKADE" serve --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 --db "$DB" --data-dir "$CACHE" --assets-dir "$REPO" \
     --threads "$THREADS" --log-level warn >"$TMP/out" 2>"$TMP/err" &
 PID=$!
 URL=""

@@ -6,7 +6,8 @@ mode=${1:-run}
 pkgs="build-essential cmake pkg-config libcivetweb-dev libsqlite3-dev libjansson-dev
       libmbedtls-dev libsodium-dev libgraphviz-dev graphviz sqlite3 ca-certificates curl"
 if [ "$mode" = test ]; then
-    pkgs="$pkgs libcmocka-dev chromium wrk"
+    # openssl: tests/fixtures/fake-k8s makes its certificates per run.
+    pkgs="$pkgs libcmocka-dev chromium wrk openssl"
     # Node may come from Debian or from another channel (its own npm then
     # conflicts with Debian's npm package): ask for Debian's only when absent.
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"

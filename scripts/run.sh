@@ -9,6 +9,9 @@ build=${1:-build/release}
 cd "$(dirname "$0")/.."
 bin="$build/stockade"
 case $bin in /*) ;; *) bin="$PWD/$bin" ;; esac
+agent_bin="$build/stockade-agent"
+case $agent_bin in /*) ;; *) agent_bin="$PWD/$agent_bin" ;; esac
+agent_listen=127.0.0.1:8443
 db=data/stockade.db
 listen=127.0.0.1:8080
 url="http://$listen"
@@ -43,6 +46,7 @@ load_demo() {
     if ! STOCKADE_BIN="$bin" scripts/demo-load.sh "$url" "$db" data; then
         echo "run: loading the demo scenario failed (see above); the server keeps running" >&2
     fi
+    start_agents
     kill -0 $$ 2>/dev/null || return 0
     cat <<TXT
 
@@ -56,9 +60,46 @@ Change these before exposing the server to anyone. Ctrl-C stops the server.
 
 TXT
 }
+# One simulated cluster agent per demo cluster (stockade-agent --simulate:
+# the demo's namespaces and pods, in memory), enrolled on first run with a
+# one-time token, then reconnecting with its certificate. They log to
+# data/agents/CLUSTER/agent.log and stop with the server (Ctrl-C reaches
+# the whole process group; an agent whose server is gone keeps retrying
+# until then).
+start_agents() {
+    for cluster in prod-aks payments-eks dev-gke; do
+        dir=data/agents/$cluster
+        mkdir -p "$dir"
+        chmod 700 "$dir"
+        if pgrep -f "stockade-agent run --server $agent_listen --state-dir $dir" >/dev/null; then
+            continue
+        fi
+        token_args=""
+        if [ ! -f "$dir/agent.crt" ]; then
+            token=$("$bin" agent enroll-token --cluster "$cluster" --ttl 10m --db "$db" \
+                --data-dir data 2>/dev/null) || {
+                echo "run: no enrollment token for $cluster" >&2
+                continue
+            }
+            token_args="--enroll-token $token"
+        fi
+        # shellcheck disable=SC2086
+        "$agent_bin" run --server "$agent_listen" --state-dir "$dir" $token_args --simulate \
+            >>"$dir/agent.log" 2>&1 &
+    done
+    for _ in $(seq 50); do
+        n=$(curl -sf "$url/healthz" >/dev/null && sqlite3 "$db" \
+            "SELECT count(*) FROM cluster_facts WHERE connected = 1" 2>/dev/null || echo 0)
+        [ "$n" -ge 3 ] 2>/dev/null && break
+        sleep 0.2
+    done
+    echo "Simulated cluster agents: prod-aks, payments-eks, dev-gke (logs in data/agents/)"
+}
+
 # Started from a subshell that exits at once, so that the helper is not a
 # child of the server (which would never reap it).
 (load_demo &)
 
 echo "Stockade is starting on $url ..."
-exec "$bin" serve --db "$db" --data-dir data --listen "$listen" --anon-proxies "$anon_proxies"
+exec "$bin" serve --db "$db" --data-dir data --listen "$listen" --agent-listen "$agent_listen" \
+    --anon-proxies "$anon_proxies"

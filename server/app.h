@@ -17,6 +17,7 @@ struct login_gate;
 struct cidr_list;
 struct db;
 struct graph_cache;
+struct gateway;
 
 struct app {
     struct config cfg;
@@ -28,6 +29,10 @@ struct app {
     struct login_gate *login_gate; /* password checks in flight */
     struct cidr_list *proxies;     /* anonymising proxies, read-only after start */
     struct graph_cache *graphs;    /* rendered incident graphs, LRU; its own locks (svc_graph.c) */
+    struct gateway *gateway;       /* the agent gateway (gateway.h); NULL when not started */
+    char agent_ca_pin[65];         /* SHA-256 of the agent CA's public key; set by gateway_start */
+    unsigned char command_sk[64];  /* Ed25519 key that signs agent commands (cmd_sign.h) */
+    int command_key_loaded;        /* command_sk holds a key; wiped at exit */
     atomic_uint session_epoch;    /* bumped to void every cached session */
     char listen_url[160];         /* http://ADDR:PORT actually bound */
     atomic_int inflight;          /* requests inside the dispatcher */

@@ -2,17 +2,21 @@
 
 #include <pwd.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "gateway_ca.h"
+#include "store_agents.h"
 #include "store_roles.h"
 #include "store_tokens.h"
 #include "store_users.h"
 #include "svc_audit.h"
 #include "svc_auth.h"
+#include "svc_enroll.h"
 #include "svc_users.h"
 
 #define PASSWORD_BUF (STK_PASSWORD_MAX + 2)
@@ -332,4 +336,114 @@ int cli_audit(struct db *db, const char *sub, const struct cli_args *a)
     }
     printf("OK %lld entries, head %s\n", v.count, v.head);
     return 0;
+}
+
+/* "2026-11-22 10:00:00" UTC, or "-" for 0. */
+static const char *fmt_time(long long t, char out[24])
+{
+    if (t == 0) {
+        return "-";
+    }
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 24, "%Y-%m-%d %H:%M:%S", &tm);
+    return out;
+}
+
+static int agent_enroll_token(struct db *db, const char *data_dir, const struct cli_args *a,
+                              const struct actor *by)
+{
+    if (a->npos != 0 || a->cluster == NULL) {
+        fprintf(stderr, "usage: stockade agent enroll-token --cluster NAME [--ttl 1h]\n");
+        return 2;
+    }
+    struct stk_error err;
+    stk_error_clear(&err);
+    long long ttl = SVC_ENROLL_TTL_DEFAULT;
+    if (a->ttl != NULL && svc_parse_ttl(a->ttl, &ttl, &err) != STK_OK) {
+        return fail("agent enroll-token", &err);
+    }
+    /* A token pins the CA of the server that will enroll the agent: making
+     * a new CA here (a --data-dir other than the server's) would print a
+     * token no server accepts. The server creates the CA at its first start. */
+    char ca_path[4096];
+    struct stat st;
+    if (snprintf(ca_path, sizeof(ca_path), "%s/ca.crt", data_dir) >= (int)sizeof(ca_path) ||
+        stat(ca_path, &st) != 0) {
+        fprintf(stderr,
+                "stockade: agent enroll-token: no agent CA in %s (the server creates it when it "
+                "first starts); pass the server's --data-dir\n",
+                data_dir);
+        return 1;
+    }
+    struct gateway_ca *ca = NULL;
+    if (gateway_ca_open(data_dir, &ca, &err) != STK_OK) {
+        return fail("agent CA", &err);
+    }
+    char token[STK_ENROLL_TOKEN_MAX];
+    long long id = 0, expires_at = 0;
+    enum stk_err rc =
+        svc_enroll_token_create(db, by, ca->pin, a->cluster, ttl, token, &id, &expires_at, &err);
+    gateway_ca_free(ca);
+    if (rc != STK_OK) {
+        return fail("agent enroll-token", &err);
+    }
+    /* stdout carries the token alone, for scripts. */
+    printf("%s\n", token);
+    fflush(stdout);
+    sodium_memzero(token, sizeof(token));
+    char when[24];
+    fprintf(stderr, "enrollment token %lld for cluster %s, single use, valid until %s UTC\n", id,
+            a->cluster, fmt_time(expires_at, when));
+    return 0;
+}
+
+int cli_agent(struct db *db, const char *data_dir, const char *sub, const struct cli_args *a)
+{
+    struct actor by;
+    char actor_name[80];
+    cli_actor(&by, actor_name);
+    struct stk_error err;
+    stk_error_clear(&err);
+    if (strcmp(sub, "enroll-token") == 0) {
+        return agent_enroll_token(db, data_dir, a, &by);
+    }
+    if (strcmp(sub, "list") == 0) {
+        struct agent *agents = NULL;
+        size_t n = 0;
+        if (store_agents_list(db, &agents, &n, &err) != STK_OK) {
+            return fail("agent list", &err);
+        }
+        for (size_t i = 0; i < n; i++) {
+            const struct agent *g = &agents[i];
+            const char *status = g->revoked_at ? "revoked" : g->connected ? "connected" : "offline";
+            char enrolled[24], seen[24];
+            printf("%-6lld %-24s %-9s %-20s %-20s %-21s %s\n", g->id, g->cluster, status,
+                   fmt_time(g->enrolled_at, enrolled), fmt_time(g->last_seen_at, seen),
+                   g->last_address[0] ? g->last_address : "-", g->cert_serial);
+        }
+        free(agents);
+        return 0;
+    }
+    if (strcmp(sub, "revoke") == 0) {
+        if (!need(a, 1, "agent revoke ID")) {
+            return 2;
+        }
+        char *end = NULL;
+        long long id = strtoll(a->pos[0], &end, 10);
+        if (end == a->pos[0] || *end != '\0' || id <= 0) {
+            fprintf(stderr, "stockade: agent revoke needs a numeric id (see 'agent list')\n");
+            return 2;
+        }
+        struct agent g;
+        if (svc_enroll_revoke(db, &by, id, &g, &err) != STK_OK) {
+            return fail("agent revoke", &err);
+        }
+        /* A running server drops the connection within 2 s (it polls). */
+        printf("revoked agent %lld (cluster %s)\n", g.id, g.cluster);
+        return 0;
+    }
+    fprintf(stderr, "stockade: unknown command 'agent %s' (enroll-token, list, revoke)\n", sub);
+    return 2;
 }

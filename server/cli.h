@@ -1,4 +1,4 @@
-/* The administrative subcommands: user, role, token, audit. Each returns
+/* The administrative subcommands: user, role, token, audit, agent. Each returns
  * the process exit code (0 ok, 1 failure, 2 usage) and writes one line
  * to stderr on failure. */
 #ifndef STK_CLI_H
@@ -22,5 +22,7 @@ int cli_user(struct db *db, const char *sub, const struct cli_args *a);
 int cli_role(struct db *db, const char *sub, const struct cli_args *a);
 int cli_token(struct db *db, const char *sub, const struct cli_args *a);
 int cli_audit(struct db *db, const char *sub, const struct cli_args *a);
+/* agent enroll-token | list | revoke; `data_dir` holds the agent CA. */
+int cli_agent(struct db *db, const char *data_dir, const char *sub, const struct cli_args *a);
 
 #endif

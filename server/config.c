@@ -24,6 +24,7 @@ struct setting {
     size_t offset;
     int (*validate)(const char *value);
     const char *help;
+    int hidden; /* settable, but left out of the usage text (test knobs) */
 };
 
 static int valid_log_level(const char *v)
@@ -58,42 +59,55 @@ static int valid_public_url(const char *v)
 
 static const struct setting settings[] = {
     {"listen", SET_STRING, 0, 0, "127.0.0.1:8080", OFF(listen), valid_listen,
-     "HTTP listen address ADDR:PORT (port 0 picks a free port)"},
-    {"db", SET_STRING, 0, 0, "data/stockade.db", OFF(db), valid_nonempty, "SQLite database path"},
+     "HTTP listen address ADDR:PORT (port 0 picks a free port)", 0},
+    {"db", SET_STRING, 0, 0, "data/stockade.db", OFF(db), valid_nonempty, "SQLite database path",
+     0},
     {"data_dir", SET_STRING, 0, 0, "data", OFF(data_dir), valid_nonempty,
-     "directory for keys and artefacts"},
+     "directory for keys and artefacts", 0},
     {"log_level", SET_STRING, 0, 0, "info", OFF(log_level), valid_log_level,
-     "debug, info, warn or error"},
+     "debug, info, warn or error", 0},
     {"assets_dir", SET_STRING, 0, 0, STK_ASSETS_DIR, OFF(assets_dir), valid_nonempty,
-     "directory holding templates/, static/ and web/"},
+     "directory holding templates/, static/ and web/", 0},
     {"migrations_dir", SET_STRING, 0, 0, "", OFF(migrations_dir), NULL,
-     "load migrations from this directory instead of the built-in set"},
+     "load migrations from this directory instead of the built-in set", 0},
     {"public_url", SET_STRING, 0, 0, "", OFF(public_url), valid_public_url,
-     "URL browsers use to reach the server (https:// makes cookies Secure)"},
+     "URL browsers use to reach the server (https:// makes cookies Secure)", 0},
     {"threads", SET_LONG, 2, 1024, "48", OFF(threads), NULL,
-     "HTTP worker threads (each holds one database connection)"},
+     "HTTP worker threads (each holds one database connection)", 0},
     {"keep_alive_ms", SET_LONG, 0, 600000, "2000", OFF(keep_alive_ms), NULL,
-     "idle keep-alive time before a connection's worker is freed"},
+     "idle keep-alive time before a connection's worker is freed", 0},
     {"request_timeout_ms", SET_LONG, 100, 3600000, "30000", OFF(request_timeout_ms), NULL,
-     "time allowed to receive one request"},
+     "time allowed to receive one request", 0},
     {"shutdown_grace_ms", SET_LONG, 0, 600000, "15000", OFF(shutdown_grace_ms), NULL,
-     "at SIGTERM, time requests in flight get to finish"},
+     "at SIGTERM, time requests in flight get to finish", 0},
     {"session_idle_s", SET_LONG, 60, 7 * 86400, "3600", OFF(session_idle_s), NULL,
-     "seconds of inactivity after which a browser session ends"},
+     "seconds of inactivity after which a browser session ends", 0},
     {"session_max_s", SET_LONG, 300, 30 * 86400, "43200", OFF(session_max_s), NULL,
-     "seconds after sign-in at which every browser session ends"},
+     "seconds after sign-in at which every browser session ends", 0},
     {"max_body", SET_SIZE, 1024, 1L << 30, "8M", OFF(max_body), NULL,
-     "largest request body accepted (bytes, or with K/M/G)"},
+     "largest request body accepted (bytes, or with K/M/G)", 0},
     {"correlation_window_s", SET_LONG, 60, 30 * 86400, "86400", OFF(correlation_window_s), NULL,
-     "alerts sharing a pod, container, identity or IP this close in time join one incident"},
+     "alerts sharing a pod, container, identity or IP this close in time join one incident", 0},
     {"correlation_ns_window_s", SET_LONG, 0, 86400, "1800", OFF(correlation_ns_window_s), NULL,
-     "alerts sharing only a cluster and namespace this close in time join one incident"},
+     "alerts sharing only a cluster and namespace this close in time join one incident", 0},
     {"anon_proxies", SET_STRING, 0, 0, "", OFF(anon_proxies), NULL,
-     "anonymising proxy addresses (comma-separated IPs or CIDRs) for the audit rules"},
+     "anonymising proxy addresses (comma-separated IPs or CIDRs) for the audit rules", 0},
     {"anon_proxies_file", SET_STRING, 0, 0, "", OFF(anon_proxies_file), NULL,
-     "file of anonymising proxy addresses, one IP or CIDR per line"},
+     "file of anonymising proxy addresses, one IP or CIDR per line", 0},
     {"attack_path_max_hops", SET_LONG, 1, 16, "6", OFF(attack_path_max_hops), NULL,
-     "longest attack path searched, in edges from the entry point to the critical asset"},
+     "longest attack path searched, in edges from the entry point to the critical asset", 0},
+    {"agent_listen", SET_STRING, 0, 0, "0.0.0.0:8443", OFF(agent_listen), valid_listen,
+     "agent gateway (mutual TLS) listen address ADDR:PORT (port 0 picks a free port)", 0},
+    {"agent_max_connections", SET_LONG, 1, 65536, "4096", OFF(agent_max_connections), NULL,
+     "agent gateway connections held at once (handshakes included)", 0},
+    {"agent_heartbeat_s", SET_LONG, 1, 3600, "15", OFF(agent_heartbeat_s), NULL,
+     "seconds between agent pings; silent agents are dropped after three", 1},
+    {"agent_handshake_timeout_s", SET_LONG, 1, 600, "10", OFF(agent_handshake_timeout_s), NULL,
+     "seconds an agent connection gets for its TLS handshake (and to enroll)", 1},
+    {"action_queue_ttl_s", SET_LONG, 5, 86400, "600", OFF(action_queue_ttl_s), NULL,
+     "response actions not delivered to the cluster's agent within this time fail", 0},
+    {"two_person_rule", SET_LONG, 0, 1, "0", OFF(two_person_rule), NULL,
+     "1: a terminate waits until a second responder approves it", 0},
 };
 
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
@@ -317,6 +331,9 @@ void config_usage(void *file)
 {
     FILE *f = file;
     for (size_t i = 0; i < SETTING_COUNT; i++) {
+        if (settings[i].hidden) {
+            continue;
+        }
         char flag[64];
         size_t j = 0;
         for (const char *k = settings[i].key; *k && j + 1 < sizeof(flag); k++) {

@@ -31,6 +31,12 @@ struct config {
     char *anon_proxies;           /* comma-separated IPs/CIDRs */
     char *anon_proxies_file;      /* one IP/CIDR per line */
     long attack_path_max_hops;    /* longest attack path, in edges */
+    char *agent_listen;           /* ADDR:PORT of the agent gateway */
+    long agent_max_connections;   /* gateway connections at once */
+    long agent_heartbeat_s;       /* hidden: agents ping this often; 3x silence drops */
+    long agent_handshake_timeout_s; /* hidden: TLS handshake and enrollment deadline */
+    long action_queue_ttl_s;      /* undelivered actions fail after this ("agent offline") */
+    long two_person_rule;         /* 1: terminate waits for a second responder */
 };
 
 /* Fills `cfg` with the defaults. Caller frees with config_release(). */

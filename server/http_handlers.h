@@ -77,8 +77,23 @@ int http_attack_paths_list(struct http_req *r);
 int http_attack_paths_get(struct http_req *r);
 int http_attack_paths_recompute(struct http_req *r);
 
+/* http_agents.c: enrolled agents and enrollment tokens (Administration) */
+int http_agents_list(struct http_req *r);
+int http_agents_revoke(struct http_req *r);
+int http_agents_enroll_token(struct http_req *r);
+
 /* http_graph.c: the incident graph (SVG and JSON) */
 int http_graph_svg(struct http_req *r);
 int http_graph_json(struct http_req *r);
+
+/* http_actions.c */
+int http_actions_list(struct http_req *r);
+int http_actions_create(struct http_req *r);
+int http_actions_get(struct http_req *r);
+int http_actions_cancel(struct http_req *r);
+int http_actions_approve(struct http_req *r);
+int http_actions_reject(struct http_req *r);
+int http_actions_comment(struct http_req *r);
+int http_actions_evidence(struct http_req *r);
 
 #endif

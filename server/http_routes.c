@@ -32,6 +32,9 @@ const struct route http_route_table[] = {
     {"POST", "/api/v1/tokens", PERM_ADMIN, http_admin_tokens_create},
     {"DELETE", "/api/v1/tokens/{id}", PERM_ADMIN, http_admin_tokens_revoke},
     {"GET", "/api/v1/audit", PERM_ADMIN, http_admin_audit_list},
+    {"GET", "/api/v1/agents", PERM_ADMIN, http_agents_list},
+    {"POST", "/api/v1/agents/enroll-tokens", PERM_ADMIN, http_agents_enroll_token},
+    {"POST", "/api/v1/agents/{id}/revoke", PERM_ADMIN, http_agents_revoke},
 
     {"POST", "/api/v1/ingest/falco", PERM_ALERTS_MANAGE, http_ingest_falco},
     {"POST", "/api/v1/ingest/k8s-audit", PERM_ALERTS_MANAGE, http_ingest_k8s_audit},
@@ -57,6 +60,15 @@ const struct route http_route_table[] = {
     {"GET", "/api/v1/attack-paths", PERM_ALERTS_READ, http_attack_paths_list},
     {"POST", "/api/v1/attack-paths/recompute", PERM_ALERTS_MANAGE, http_attack_paths_recompute},
     {"GET", "/api/v1/attack-paths/{id}", PERM_ALERTS_READ, http_attack_paths_get},
+
+    {"GET", "/api/v1/actions", PERM_RESPONSE_READ, http_actions_list},
+    {"POST", "/api/v1/actions", PERM_RESPONSE_MANAGE, http_actions_create},
+    {"GET", "/api/v1/actions/{id}", PERM_RESPONSE_READ, http_actions_get},
+    {"POST", "/api/v1/actions/{id}/cancel", PERM_RESPONSE_MANAGE, http_actions_cancel},
+    {"POST", "/api/v1/actions/{id}/approve", PERM_RESPONSE_MANAGE, http_actions_approve},
+    {"POST", "/api/v1/actions/{id}/reject", PERM_RESPONSE_MANAGE, http_actions_reject},
+    {"POST", "/api/v1/actions/{id}/comments", PERM_RESPONSE_MANAGE, http_actions_comment},
+    {"GET", "/api/v1/actions/{id}/evidence", PERM_RESPONSE_READ, http_actions_evidence},
 
     {"GET", "/login", PERM_PUBLIC, http_pages_login},
     {"GET", "/", PERM_SIGNED_IN, http_pages_root},

@@ -16,8 +16,10 @@
 #include "app.h"
 #include "buf.h"
 #include "cli.h"
+#include "cmd_sign.h"
 #include "config.h"
 #include "db.h"
+#include "gateway.h"
 #include "http_routes.h"
 #include "http_static.h"
 #include "ingest_parse.h"
@@ -41,6 +43,7 @@ static void usage(FILE *f)
                "  role add NAME --permissions LIST [--description TEXT] | list\n"
                "  token create --name NAME --permissions LIST [--ttl 30d] [--cluster NAME]\n"
                "        | list | revoke ID\n"
+               "  agent enroll-token --cluster NAME [--ttl 1h] | list | revoke ID\n"
                "  audit verify   walk the audit hash chain (exit 1 at the first broken entry)\n"
                "  version    print the version\n"
                "  help       print this text\n"
@@ -304,6 +307,19 @@ static enum stk_err load_proxies(struct app *app, struct stk_error *err)
     return rc;
 }
 
+/* The Ed25519 key that signs agent commands, created on first start. */
+static enum stk_err load_command_key(struct app *app, struct stk_error *err)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/command.key", app->cfg.data_dir) >= (int)sizeof(path)) {
+        return stk_error_set(err, STK_EINVAL, "data dir path too long");
+    }
+    unsigned char pk[STK_CMD_PK_BYTES];
+    enum stk_err rc = cmd_key_load_or_create(path, pk, app->command_sk, err);
+    app->command_key_loaded = rc == STK_OK;
+    return rc;
+}
+
 static int cmd_serve(struct app *app)
 {
     int rc = 1;
@@ -362,6 +378,14 @@ static int cmd_serve(struct app *app)
         fprintf(stderr, "stockade: graph cache: %s\n", err.msg);
         goto out;
     }
+    if (load_command_key(app, &err) != STK_OK) {
+        fprintf(stderr, "stockade: command signing key: %s\n", err.msg);
+        goto out;
+    }
+    if (gateway_start(app, &app->gateway, &err) != STK_OK) {
+        fprintf(stderr, "stockade: agent gateway: %s\n", err.msg);
+        goto out;
+    }
 
     /* Block the stop signals before civetweb makes its threads, so they
      * inherit the mask and only sigwait() below sees the signal. */
@@ -417,7 +441,10 @@ static int cmd_serve(struct app *app)
              nports > 0 ? ports[0].port : 0);
     log_event(STK_LOG_INFO, "listening", "url=%s threads=%ld db=%s schema_version=%d",
               app->listen_url, app->cfg.threads, app->cfg.db, app->schema_version);
-    printf("stockade listening on %s\n", app->listen_url);
+    /* One write, the gateway first: whoever waits for the second line
+     * (tests/api/lib/server.mjs) has both. */
+    printf("gateway listening on %s\nstockade listening on %s\n", gateway_address(app->gateway),
+           app->listen_url);
     fflush(stdout);
 
     int sig = 0;
@@ -438,6 +465,9 @@ static int cmd_serve(struct app *app)
                   atomic_load(&app->inflight));
     }
     mg_stop(app->http);
+    /* After civetweb: no request can reach the gateway any more. */
+    gateway_free(app->gateway);
+    app->gateway = NULL;
     app->http = NULL;
     if (db_checkpoint(db, &err) != STK_OK) {
         log_event(STK_LOG_WARN, "checkpoint_failed", "error=\"%s\"", err.msg);
@@ -455,6 +485,10 @@ out:
     app->proxies = NULL;
     svc_graph_cache_free(app->graphs);
     app->graphs = NULL;
+    gateway_free(app->gateway);
+    app->gateway = NULL;
+    sodium_memzero(app->command_sk, sizeof(app->command_sk));
+    app->command_key_loaded = 0;
     db_free(db);
     migrate_set_release(&loaded);
     return rc;
@@ -478,8 +512,8 @@ static int cmd_migrate(struct app *app)
     return 0;
 }
 
-/* user / role / token / audit against the database (migrated first, so a
- * fresh database works). */
+/* user / role / token / audit / agent against the database (migrated
+ * first, so a fresh database works). */
 static int cmd_admin(struct app *app, const char *cmd, const char *sub, const struct cli_args *a)
 {
     struct db *db = NULL;
@@ -488,7 +522,16 @@ static int cmd_admin(struct app *app, const char *cmd, const char *sub, const st
         return 1;
     }
     int rc = 2;
-    if (strcmp(cmd, "user") == 0) {
+    if (strcmp(cmd, "agent") == 0) {
+        /* enroll-token needs the CA, made in the data dir like serve does. */
+        if (strcmp(sub, "enroll-token") == 0 && make_dirs(app->cfg.data_dir, 0700) != 0) {
+            fprintf(stderr, "stockade: cannot create data dir %s: %s\n", app->cfg.data_dir,
+                    strerror(errno));
+            rc = 1;
+        } else {
+            rc = cli_agent(db, app->cfg.data_dir, sub, a);
+        }
+    } else if (strcmp(cmd, "user") == 0) {
         rc = cli_user(db, sub, a);
     } else if (strcmp(cmd, "role") == 0) {
         rc = cli_role(db, sub, a);
@@ -524,7 +567,7 @@ int main(int argc, char **argv)
     }
     struct app app;
     memset(&app, 0, sizeof(app));
-    static const char *const admin_cmds[] = {"user", "role", "token", "audit"};
+    static const char *const admin_cmds[] = {"user", "role", "token", "audit", "agent"};
     int is_admin_cmd = 0;
     for (size_t i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++) {
         is_admin_cmd |= strcmp(cmd, admin_cmds[i]) == 0;

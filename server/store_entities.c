@@ -13,6 +13,7 @@ enum {
     SQL_BY_ID,
     SQL_BY_KEY,
     SQL_SET_CRITICAL,
+    SQL_MERGE_PROPS,
     SQL_N_,
 };
 
@@ -24,6 +25,8 @@ static const char *const sql[SQL_N_] = {
     [SQL_BY_ID] = "SELECT " ENTITY_COLUMNS " WHERE id = ?",
     [SQL_BY_KEY] = "SELECT " ENTITY_COLUMNS " WHERE key = ?",
     [SQL_SET_CRITICAL] = "UPDATE entities SET critical = ?2 WHERE id = ?1",
+    /* RFC 7396 merge: top-level keys replace, null removes. */
+    [SQL_MERGE_PROPS] = "UPDATE entities SET props = json_patch(props, ?2) WHERE key = ?1",
 };
 
 void store_entity_release(struct entity *e)
@@ -179,4 +182,21 @@ enum stk_err store_entities_set_critical(struct db *db, long long id, int critic
         return stk_error_set(err, STK_ENOTFOUND, "no such entity");
     }
     return STK_OK;
+}
+
+enum stk_err store_entities_merge_props(struct db *db, const char *key, const char *patch,
+                                        int *changed, struct stk_error *err)
+{
+    *changed = 0;
+    sqlite3_stmt *st = db_stmt(db, sql[SQL_MERGE_PROPS], err);
+    if (st == NULL) {
+        return err ? err->code : STK_EDB;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, patch, -1, SQLITE_STATIC);
+    enum stk_err rc = db_run(db, st, "merging entity properties", err);
+    if (rc == STK_OK) {
+        *changed = sqlite3_changes(db_handle(db)) > 0;
+    }
+    return rc;
 }

@@ -48,5 +48,10 @@ enum stk_err store_entities_get_by_key(struct db *db, const char *key, struct en
                                        struct stk_error *err);
 enum stk_err store_entities_set_critical(struct db *db, long long id, int critical,
                                          struct stk_error *err);
+/* Merges the JSON object `patch` into the properties of the entity with
+ * `key` (RFC 7396: keys replace, null removes). `*changed` is 0 when there
+ * is no such entity. */
+enum stk_err store_entities_merge_props(struct db *db, const char *key, const char *patch,
+                                        int *changed, struct stk_error *err);
 
 #endif

@@ -4,8 +4,14 @@
 find_library(CMOCKA_LIBRARY cmocka REQUIRED)
 find_program(NODE node REQUIRED)
 
+# Key, CSR and foreign-CA chores for the agent gateway's API tests (node
+# cannot write a CSR).
+add_executable(agentkit ${CMAKE_SOURCE_DIR}/tests/fixtures/agentkit.c)
+target_link_libraries(agentkit PRIVATE stk_server)
+
 set(STK_TEST_ENV
     "STOCKADE_BIN=$<TARGET_FILE:stockade>"
+    "STOCKADE_AGENTKIT=$<TARGET_FILE:agentkit>"
     "STOCKADE_AGENT_BIN=$<TARGET_FILE:stockade-agent>"
     "STOCKADE_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
     "STOCKADE_SAMPLES_DIR=${CMAKE_SOURCE_DIR}/../shared/samples"
@@ -17,7 +23,12 @@ file(GLOB STK_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*
 foreach(src IN LISTS STK_UNIT_TESTS)
     get_filename_component(name ${src} NAME_WE)
     add_executable(${name} ${src})
-    target_link_libraries(${name} PRIVATE stk_server ${CMOCKA_LIBRARY})
+    # The agent's tests link the agent's modules, never the server's.
+    if(name MATCHES "^test_agent_")
+        target_link_libraries(${name} PRIVATE stk_agent ${CMOCKA_LIBRARY})
+    else()
+        target_link_libraries(${name} PRIVATE stk_server ${CMOCKA_LIBRARY})
+    endif()
     target_compile_definitions(${name} PRIVATE
         STK_SOURCE_DIR="${CMAKE_SOURCE_DIR}" STK_BINARY_DIR="${CMAKE_BINARY_DIR}")
     add_test(NAME unit_${name} COMMAND ${name})

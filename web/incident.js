@@ -8,6 +8,7 @@
 import { api, applyPermissionGates, permissions } from './api.js';
 import { createEntityPane } from './entity-pane.js';
 import { createGraph } from './graph.js';
+import { installPodActions } from './actions.js';
 import {
   confirmAction, el, errorText, fillBody, handleSignedOut, row, showError, timeEl, wireConfirmDialog,
 } from './ui.js';
@@ -646,6 +647,7 @@ async function followBadge(info) {
 }
 
 function wireGraph() {
+  installPodActions();
   state.pane = createEntityPane($('entity-pane'), {
     lookup: (id) => state.entityById.get(Number(id)) || null,
     onChanged: async () => {

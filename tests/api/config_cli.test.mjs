@@ -146,7 +146,8 @@ test('a port already in use is refused with a message', async () => {
   const first = await startServer();
   const dir = makeTempDir();
   const r = await runCli(['serve', '--db', path.join(dir, 'stockade.db'), '--data-dir', path.join(dir, 'data'),
-                          '--listen', `127.0.0.1:${first.port}`], { timeoutMs: 30000 });
+                          '--listen', `127.0.0.1:${first.port}`, '--agent-listen', '127.0.0.1:0'],
+                         { timeoutMs: 30000 });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}`));
   assert.equal((await get(`${first.url}/healthz`)).status, 200, 'the first server is unaffected');

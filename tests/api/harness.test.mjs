@@ -58,6 +58,7 @@ test('waits time out instead of hanging', async () => {
   // `stockade serve` never exits by itself: runCli gives up after its timeout.
   const dir = makeTempDir();
   await assert.rejects(runCli(['serve', '--db', `${dir}/stockade.db`, '--data-dir', `${dir}/data`,
-                               '--listen', '127.0.0.1:0'], { timeoutMs: 1500 }),
+                               '--listen', '127.0.0.1:0', '--agent-listen', '127.0.0.1:0'],
+                              { timeoutMs: 1500 }),
                        /timed out after 1500 ms/);
 });

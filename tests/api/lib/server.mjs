@@ -109,8 +109,10 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * Starts `stockade serve` on 127.0.0.1:0 with a database and data dir in a
  * fresh temporary directory (or `dir`, to restart against the same data).
  *
- * Resolves with {url, port, proc, dir, dbPath, stdout(), stderr(), exited,
- * stop(), kill()} once the server printed its listening line.
+ * Resolves with {url, port, gatewayPort, proc, dir, dbPath, stdout(),
+ * stderr(), exited, stop(), kill()} once the server printed its listening
+ * line. The agent gateway listens on 127.0.0.1:0 too (gatewayPort), unless
+ * `args` or `env` say where.
  * - stop(signal = 'SIGTERM') signals the process and resolves with its exit
  *   code; it rejects (failing the test) when the process does not exit in
  *   time, exits with anything but 0, or wrote a sanitizer report.
@@ -121,6 +123,10 @@ export async function startServer({ args = [], env = {}, dbPath, dir, listen = t
   dbPath = dbPath ?? path.join(dir, 'stockade.db');
   const argv = ['serve', '--db', dbPath, '--data-dir', path.join(dir, 'data')];
   if (listen) argv.push('--listen', '127.0.0.1:0');
+  // Never the default 0.0.0.0:8443: tests run side by side.
+  const agentListenGiven = args.some((a) => a === '--agent-listen' || a.startsWith('--agent-listen='))
+    || 'STOCKADE_AGENT_LISTEN' in env;
+  if (!agentListenGiven) argv.push('--agent-listen', '127.0.0.1:0');
   argv.push(...args);
 
   const proc = spawn(BIN, argv, { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -145,6 +151,7 @@ export async function startServer({ args = [], env = {}, dbPath, dir, listen = t
     dbPath,
     url: null,
     port: 0,
+    gatewayPort: 0,
     argv,
     exited,
     closed,
@@ -201,6 +208,9 @@ export async function startServer({ args = [], env = {}, dbPath, dir, listen = t
     throw e;
   }
   server.port = Number(new URL(server.url).port);
+  // Printed in the same write as the line above, just before it.
+  const gw = /gateway listening on (\S+):(\d+)/.exec(out);
+  server.gatewayPort = gw ? Number(gw[2]) : 0;
   return server;
 }
 

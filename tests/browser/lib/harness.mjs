@@ -90,6 +90,8 @@ export async function startServer({ extraArgs = [], env = {} } = {}) {
     '--data-dir', dataDir,
     '--listen', '127.0.0.1:0',
     '--assets-dir', process.env.STOCKADE_SOURCE_DIR || SOURCE_DIR,
+    // The agent gateway on a free loopback port: tests run side by side.
+    ...(extraArgs.includes('--agent-listen') ? [] : ['--agent-listen', '127.0.0.1:0']),
     ...extraArgs,
   ];
   // Its own process group, so a kill reaches anything it (or a wrapper

@@ -1,0 +1,352 @@
+/* Action rules that need no cluster (policy.h). */
+#include "policy.h"
+
+#include <ctype.h>
+#include <mbedtls/sha1.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* SPEC section 6: the versions from which each plugin enforces a policy
+ * that denies everything. In order of preference when several are found:
+ * a policy engine chained on a CNI (calico on aws-node) is the enforcer. */
+static const struct {
+    const char *name;      /* plugin, as reported */
+    const char *k8s_app;   /* its pods' k8s-app label */
+    const char *container; /* the container whose image tag is the version */
+    const char *minimum;
+} plugins[] = {
+    {"cilium", "cilium", "cilium-agent", "1.13.1"},
+    {"calico", "calico-node", "calico-node", "3.24.1"},
+    {"azure-npm", "azure-npm", "azure-npm", "1.5.34"},
+    {"aws-node", "aws-node", "aws-node", "1.15.1"},
+};
+#define N_PLUGINS (sizeof(plugins) / sizeof(plugins[0]))
+
+int policy_version_parse(const char *s, struct semver *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (s == NULL) {
+        return -1;
+    }
+    if (*s == 'v' || *s == 'V') {
+        s++;
+    }
+    int parts[3] = {0, 0, 0};
+    int n = 0;
+    while (n < 3) {
+        if (!isdigit((unsigned char)*s)) {
+            return -1;
+        }
+        long v = 0;
+        int digits = 0;
+        while (isdigit((unsigned char)*s)) {
+            if (++digits > 6) {
+                return -1;
+            }
+            v = v * 10 + (*s - '0');
+            s++;
+        }
+        parts[n++] = (int)v;
+        if (*s != '.') {
+            break;
+        }
+        s++;
+    }
+    if (n < 2 || (*s != '\0' && *s != '-' && *s != '+')) {
+        return -1;
+    }
+    out->major = parts[0];
+    out->minor = parts[1];
+    out->patch = parts[2];
+    return 0;
+}
+
+int policy_version_cmp(const struct semver *a, const struct semver *b)
+{
+    if (a->major != b->major) {
+        return a->major < b->major ? -1 : 1;
+    }
+    if (a->minor != b->minor) {
+        return a->minor < b->minor ? -1 : 1;
+    }
+    if (a->patch != b->patch) {
+        return a->patch < b->patch ? -1 : 1;
+    }
+    return 0;
+}
+
+const char *policy_plugin_minimum(const char *name)
+{
+    for (size_t i = 0; i < N_PLUGINS; i++) {
+        if (strcmp(plugins[i].name, name) == 0) {
+            return plugins[i].minimum;
+        }
+    }
+    return NULL;
+}
+
+void policy_image_version(const char *image, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (image == NULL) {
+        return;
+    }
+    size_t len = strcspn(image, "@"); /* a digest pins bytes, the tag names the version */
+    const char *slash = NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (image[i] == '/') {
+            slash = image + i;
+        }
+    }
+    const char *colon = NULL;
+    for (const char *p = slash ? slash : image; p < image + len; p++) {
+        if (*p == ':') {
+            colon = p;
+        }
+    }
+    if (colon == NULL) {
+        return;
+    }
+    const char *tag = colon + 1;
+    size_t tl = (size_t)(image + len - tag);
+    if (tl > 0 && (tag[0] == 'v' || tag[0] == 'V')) {
+        tag++;
+        tl--;
+    }
+    if (tl == 0 || tl >= n) {
+        return;
+    }
+    for (size_t i = 0; i < tl; i++) {
+        unsigned char c = (unsigned char)tag[i];
+        if (!isalnum(c) && c != '.' && c != '-' && c != '_' && c != '+') {
+            return;
+        }
+    }
+    memcpy(out, tag, tl);
+    out[tl] = '\0';
+}
+
+/* The image of the plugin's own container in `pod` (the first container
+ * when none has the expected name). */
+static const char *plugin_image(const json_t *pod, const char *container)
+{
+    const json_t *cs = json_object_get(json_object_get(pod, "spec"), "containers");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(cs, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        if (name != NULL && strcmp(name, container) == 0) {
+            return json_string_value(json_object_get(c, "image"));
+        }
+    }
+    return json_string_value(json_object_get(json_array_get(cs, 0), "image"));
+}
+
+void policy_detect_plugin(const json_t *pods, struct net_plugin *out)
+{
+    snprintf(out->name, sizeof(out->name), "none");
+    out->version[0] = '\0';
+    for (size_t p = 0; p < N_PLUGINS; p++) {
+        int found = 0;
+        int known = 0;
+        struct semver lowest = {0};
+        char lowest_text[64] = "";
+        size_t i;
+        const json_t *pod;
+        json_array_foreach(pods, i, pod)
+        {
+            const json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
+            const char *app = json_string_value(json_object_get(labels, "k8s-app"));
+            if (app == NULL || strcmp(app, plugins[p].k8s_app) != 0) {
+                continue;
+            }
+            found = 1;
+            char tag[64];
+            struct semver v;
+            policy_image_version(plugin_image(pod, plugins[p].container), tag, sizeof(tag));
+            if (policy_version_parse(tag, &v) != 0) {
+                continue;
+            }
+            /* During a rolling upgrade the oldest pod is what may not enforce. */
+            if (!known || policy_version_cmp(&v, &lowest) < 0) {
+                lowest = v;
+                snprintf(lowest_text, sizeof(lowest_text), "%s", tag);
+                known = 1;
+            }
+        }
+        if (found) {
+            snprintf(out->name, sizeof(out->name), "%s", plugins[p].name);
+            snprintf(out->version, sizeof(out->version), "%s", lowest_text);
+            return;
+        }
+    }
+}
+
+enum stk_err policy_check_isolate(const char *cluster, const char *k8s_version,
+                                  const struct net_plugin *plugin, struct stk_error *why)
+{
+    struct semver k;
+    if (policy_version_parse(k8s_version, &k) != 0) {
+        return stk_error_set(why, STK_EFORBIDDEN,
+                             "isolate needs Kubernetes %d.%d or later; cluster %s reports a "
+                             "version that cannot be read (\"%.60s\")",
+                             STK_ISOLATE_K8S_MAJOR, STK_ISOLATE_K8S_MINOR, cluster,
+                             k8s_version ? k8s_version : "");
+    }
+    if (k.major < STK_ISOLATE_K8S_MAJOR ||
+        (k.major == STK_ISOLATE_K8S_MAJOR && k.minor < STK_ISOLATE_K8S_MINOR)) {
+        return stk_error_set(
+            why, STK_EFORBIDDEN, "isolate needs Kubernetes %d.%d or later; cluster %s runs %d.%d",
+            STK_ISOLATE_K8S_MAJOR, STK_ISOLATE_K8S_MINOR, cluster, k.major, k.minor);
+    }
+    const char *min = policy_plugin_minimum(plugin->name);
+    if (min == NULL) {
+        return stk_error_set(why, STK_EFORBIDDEN,
+                             "isolate needs a network policy enforcer (azure-npm 1.5.34, calico "
+                             "3.24.1, cilium 1.13.1 or aws-node 1.15.1 or later); cluster %s has "
+                             "none, so a NetworkPolicy would not be enforced",
+                             cluster);
+    }
+    struct semver have;
+    struct semver need;
+    (void)policy_version_parse(min, &need);
+    if (policy_version_parse(plugin->version, &have) != 0) {
+        return stk_error_set(why, STK_EFORBIDDEN,
+                             "isolate needs %s %s or later on cluster %s: the version of %s "
+                             "cannot be read from its image tag",
+                             plugin->name, min, cluster, plugin->name);
+    }
+    if (policy_version_cmp(&have, &need) < 0) {
+        return stk_error_set(why, STK_EFORBIDDEN,
+                             "isolate needs %s %s or later on cluster %s: %s %s is older than %s",
+                             plugin->name, min, cluster, plugin->name, plugin->version, min);
+    }
+    return STK_OK;
+}
+
+int policy_pod_active(const json_t *pod, char *state, size_t n)
+{
+    const json_t *meta = json_object_get(pod, "metadata");
+    const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+    if (json_is_string(json_object_get(meta, "deletionTimestamp"))) {
+        snprintf(state, n, "Terminating");
+        return 0;
+    }
+    snprintf(state, n, "%s", phase && phase[0] ? phase : "Unknown");
+    return phase != NULL && (strcmp(phase, "Running") == 0 || strcmp(phase, "Pending") == 0);
+}
+
+/* Kubernetes label values: at most 63 of [A-Za-z0-9-_.], alphanumeric at
+ * both ends. */
+static int label_value_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1])) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && c != '-' && c != '_' && c != '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void policy_isolation_key(const char *name, char out[STK_ISOLATION_KEY_MAX])
+{
+    if (label_value_ok(name)) {
+        snprintf(out, STK_ISOLATION_KEY_MAX, "%s", name);
+        return;
+    }
+    unsigned char h[20];
+    mbedtls_sha1_ret((const unsigned char *)name, strlen(name), h);
+    static const char hex[] = "0123456789abcdef";
+    out[0] = 'h';
+    out[1] = '-';
+    for (int i = 0; i < 20; i++) {
+        out[2 + 2 * i] = hex[h[i] >> 4];
+        out[3 + 2 * i] = hex[h[i] & 15];
+    }
+    out[42] = '\0';
+}
+
+void policy_name(const char *key, char out[STK_POLICY_NAME_MAX])
+{
+    snprintf(out, STK_POLICY_NAME_MAX, STK_POLICY_PREFIX "%s", key);
+}
+
+json_t *policy_labels(const char *key)
+{
+    return json_pack("{s:s, s:s}", STK_LABEL_ISOLATED, "true", STK_LABEL_ISOLATION, key);
+}
+
+json_t *policy_labels_patch(const char *key, int remove)
+{
+    if (remove) {
+        return json_pack("{s:{s:{s:n, s:n}}}", "metadata", "labels", STK_LABEL_ISOLATED,
+                         STK_LABEL_ISOLATION);
+    }
+    json_t *labels = policy_labels(key);
+    return labels ? json_pack("{s:{s:o}}", "metadata", "labels", labels) : NULL;
+}
+
+int policy_pod_labelled(const json_t *pod, const char *key)
+{
+    const json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
+    const char *a = json_string_value(json_object_get(labels, STK_LABEL_ISOLATED));
+    const char *b = json_string_value(json_object_get(labels, STK_LABEL_ISOLATION));
+    return a != NULL && b != NULL && strcmp(a, "true") == 0 && strcmp(b, key) == 0;
+}
+
+json_t *policy_object(const char *ns, const char *key)
+{
+    char name[STK_POLICY_NAME_MAX];
+    policy_name(key, name);
+    json_t *labels = policy_labels(key);
+    if (labels == NULL) {
+        return NULL;
+    }
+    /* No ingress or egress rules with both policy types: deny all
+     * (kubernetes/website network-policy-default-deny-all.yaml, with the
+     * selector narrowed to the isolated pod). */
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:{s:o}, s:[s, s]}}", "apiVersion",
+                     "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata", "name", name,
+                     "namespace", ns, "labels", "app.kubernetes.io/managed-by", "stockade-agent",
+                     "spec", "podSelector", "matchLabels", labels, "policyTypes", "Ingress",
+                     "Egress");
+}
+
+static int empty_rules(const json_t *rules)
+{
+    return rules == NULL || json_is_null(rules) ||
+           (json_is_array(rules) && json_array_size(rules) == 0);
+}
+
+int policy_object_intact(const json_t *obj, const char *key)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const json_t *sel = json_object_get(spec, "podSelector");
+    json_t *want = policy_labels(key);
+    int ok = want != NULL && json_equal(json_object_get(sel, "matchLabels"), want) &&
+             empty_rules(json_object_get(sel, "matchExpressions")) &&
+             empty_rules(json_object_get(spec, "ingress")) &&
+             empty_rules(json_object_get(spec, "egress"));
+    json_decref(want);
+    if (!ok) {
+        return 0;
+    }
+    int ingress = 0;
+    int egress = 0;
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(spec, "policyTypes"), i, t)
+    {
+        const char *s = json_string_value(t);
+        ingress |= s != NULL && strcmp(s, "Ingress") == 0;
+        egress |= s != NULL && strcmp(s, "Egress") == 0;
+    }
+    return ingress && egress;
+}
