@@ -22,9 +22,8 @@ RUN cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
 
 # --- run ----------------------------------------------------------------
 FROM debian:12-slim
-# Runtime libraries only (the -dev packages' counterparts). mbedTLS and
-# Graphviz are listed although the current binary does not link them yet:
-# the agent listener and attack-path graphs will.
+# Runtime libraries only (the -dev packages' counterparts): mbedTLS for the
+# agent gateway and the agent, Graphviz for the incident graphs.
 RUN apt-get update -q \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         libcivetweb1 libsqlite3-0 libjansson4 libsodium23 \

@@ -70,6 +70,7 @@ CREATE TABLE cluster_facts (
     np_plugin          TEXT NOT NULL DEFAULT 'none',
     np_version         TEXT NOT NULL DEFAULT '',
     pods               INTEGER NOT NULL DEFAULT 0,
+    truncated          INTEGER NOT NULL DEFAULT 0,  -- the agent left pods out (frame limit)
     reported_at        INTEGER NOT NULL DEFAULT 0,
     connected          INTEGER NOT NULL DEFAULT 0,
     last_seen_at       INTEGER NOT NULL DEFAULT 0,

@@ -19,13 +19,13 @@ enum {
 static const char *const sql[SQL_N_] = {
     [SQL_PUT] = "INSERT INTO cluster_facts (cluster, agent_id, agent_version, kubernetes_version,"
                 " cloud, np_plugin, np_version, pods, reported_at, connected, last_seen_at,"
-                " address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-                " ON CONFLICT (cluster) DO UPDATE SET agent_id = ?2, agent_version = ?3,"
+                " address, truncated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+                " ?13) ON CONFLICT (cluster) DO UPDATE SET agent_id = ?2, agent_version = ?3,"
                 " kubernetes_version = ?4, cloud = ?5, np_plugin = ?6, np_version = ?7,"
                 " pods = ?8, reported_at = ?9, connected = ?10, last_seen_at = ?11,"
-                " address = ?12",
+                " address = ?12, truncated = ?13",
     [SQL_GET] = "SELECT cluster, agent_id, agent_version, kubernetes_version, cloud, np_plugin,"
-                " np_version, pods, reported_at, connected, last_seen_at, address"
+                " np_version, pods, reported_at, connected, last_seen_at, address, truncated"
                 " FROM cluster_facts WHERE cluster = ?",
     [SQL_SEEN] = "UPDATE cluster_facts SET connected = ?2, last_seen_at = max(last_seen_at, ?3)"
                  " WHERE cluster = ?1",
@@ -64,6 +64,7 @@ enum stk_err store_clusters_put(struct db *db, const struct cluster_facts *f, st
     sqlite3_bind_int(st, 10, f->connected);
     sqlite3_bind_int64(st, 11, f->last_seen_at);
     sqlite3_bind_text(st, 12, f->address, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 13, f->truncated != 0);
     return db_run(db, st, "put cluster facts", err);
 }
 
@@ -87,6 +88,7 @@ enum stk_err store_clusters_get(struct db *db, const char *cluster, struct clust
         out->connected = sqlite3_column_int(st, 9);
         out->last_seen_at = sqlite3_column_int64(st, 10);
         db_column_copy(st, 11, out->address, sizeof(out->address));
+        out->truncated = sqlite3_column_int(st, 12);
     }
     db_done(st);
     if (rc == SQLITE_ROW) {

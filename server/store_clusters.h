@@ -14,6 +14,7 @@ struct cluster_facts {
     char np_plugin[32];
     char np_version[64];
     long long pods;
+    int truncated; /* the report left pods out: an unreported pod may exist */
     long long reported_at; /* ms; 0: never reported */
     int connected;
     long long last_seen_at; /* ms */

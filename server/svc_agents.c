@@ -162,6 +162,7 @@ static enum stk_err store_facts(struct db *db, const struct agent_peer *peer, js
              str_or_empty(json_object_get(np, "version"), 63));
     json_t *pods = json_object_get(facts, "pods");
     f.pods = (long long)json_array_size(pods);
+    f.truncated = json_is_true(json_object_get(facts, "truncated"));
     f.reported_at = now;
     f.connected = 1;
     f.last_seen_at = now;

@@ -119,3 +119,75 @@ test('enroll-token refuses a data dir that holds no CA (it would pin a CA no ser
   assert.match(r.stderr, /no agent CA in .*\/data \(the server creates it when it first starts\); pass the server's --data-dir/);
   assert.equal(r.stdout, '');
 });
+
+// The two-person rule, comments and evidence with a stand-in agent (node's
+// tls module speaking the frame protocol, tests/api/lib/agent.mjs): the
+// server's side of the exchange, command frame included.
+test('two-person rule: a second responder approves; the command goes out; the result and evidence are kept', async () => {
+  const { cliEnrollToken, enrollOk, connectAgent } = await import('./lib/agent.mjs');
+  const dir = makeTempDir('stockade-two-person-');
+  await addUsers(`${dir}/stockade.db`, [
+    { name: 'rita', role: 'responder', password: 'rita-password-1234' },
+    { name: 'bob', role: 'responder', password: 'bob-password-12345' },
+  ]);
+  const s = await startServer({ dir, args: ['--two-person-rule', '1'] });
+  const rita2 = await signIn(s.url, 'rita', 'rita-password-1234');
+  const bob = await signIn(s.url, 'bob', 'bob-password-12345');
+  const id = await enrollOk(s.gatewayPort, await cliEnrollToken(s, 'prod-aks'));
+  const facts = {
+    kubernetes_version: 'v1.29.4', cloud: 'aks', network_policy: { plugin: 'calico', version: '3.26.1' },
+    pods: [{ namespace: 'shop', name: 'web-1', phase: 'Running', labels: { app: 'web' } }], services: [],
+  };
+  const { conn, welcome } = await connectAgent(s.gatewayPort, id, { facts });
+  assert.equal(welcome.type, 'welcome');
+  const t = { cluster: 'prod-aks', namespace: 'shop', pod: 'web-1' };
+  let r;
+  for (let i = 0; i < 50; i++) {
+    r = await as(s.url, rita2, 'POST', '/api/v1/actions', { body: { type: 'terminate', target: t, comment: 'miner' } });
+    if (r.status === 202) break;
+    await new Promise((res) => setTimeout(res, 100)); // the hello's facts are stored by then
+  }
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.status, 'awaiting_approval');
+  const aid = r.json.id;
+  assertError(await as(s.url, rita2, 'POST', `/api/v1/actions/${aid}/approve`, { body: {} }), 403, 'forbidden',
+    /a second responder must decide/);
+  assertError(await as(s.url, bob, 'POST', `/api/v1/actions/${aid}/reject`, { body: {} }), 400, 'invalid_request',
+    /comment/);
+  const ok = await as(s.url, bob, 'POST', `/api/v1/actions/${aid}/approve`, { body: { comment: 'agreed' } });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.json.approved_by, 'bob');
+
+  const cmd = await conn.next();
+  assert.equal(cmd.type, 'command');
+  assert.match(cmd.sig, /^[A-Za-z0-9+/]{86}==$/);
+  const payload = JSON.parse(cmd.payload);
+  assert.equal(payload.id, aid);
+  assert.equal(payload.action, 'terminate');
+  assert.deepEqual([payload.cluster, payload.namespace, payload.pod], ['prod-aks', 'shop', 'web-1']);
+  assert.ok(payload.expires_at > Date.now());
+  conn.send({ type: 'ack', id: aid });
+  conn.send({ type: 'result', id: aid, status: 'succeeded', reason: '', details: { deleted: true },
+              evidence: { manifest: { metadata: { name: 'web-1' } }, logs: { web: 'line 1\nline 2' } } });
+  let a;
+  for (let i = 0; i < 50; i++) {
+    a = (await as(s.url, bob, 'GET', `/api/v1/actions/${aid}`)).json;
+    if (a.status === 'succeeded') break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(a.status, 'succeeded', JSON.stringify(a));
+  assert.ok(a.acked_at > 0 && a.finished_at >= a.acked_at);
+  assert.equal(a.has_evidence, true);
+  const ev = await as(s.url, bob, 'GET', `/api/v1/actions/${aid}/evidence`);
+  assert.equal(ev.status, 200);
+  assert.equal(ev.json.logs.web, 'line 1\nline 2');
+  // An answer for an action of another cluster, or a second answer: ignored.
+  conn.send({ type: 'result', id: aid, status: 'failed', reason: 'late' });
+  const c = await as(s.url, bob, 'POST', `/api/v1/actions/${aid}/comments`, { body: { text: 'evidence checked' } });
+  assert.equal(c.status, 201, c.text);
+  assert.equal(c.json.text, 'evidence checked');
+  const after2 = (await as(s.url, bob, 'GET', `/api/v1/actions/${aid}`)).json;
+  assert.equal(after2.status, 'succeeded');
+  assert.deepEqual(after2.comments.map((x) => [x.author, x.text]), [['bob', 'evidence checked']]);
+  conn.sock.destroy();
+});
