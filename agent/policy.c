@@ -1,6 +1,8 @@
 /* Action rules that need no cluster (policy.h). */
 #include "policy.h"
 
+#include "isolation.h"
+
 #include <ctype.h>
 #include <mbedtls/sha1.h>
 #include <stdio.h>
@@ -238,59 +240,24 @@ int policy_pod_active(const json_t *pod, char *state, size_t n)
     return phase != NULL && (strcmp(phase, "Running") == 0 || strcmp(phase, "Pending") == 0);
 }
 
-/* Kubernetes label values: at most 63 of [A-Za-z0-9-_.], alphanumeric at
- * both ends. */
-static int label_value_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 63 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1])) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!isalnum(c) && c != '-' && c != '_' && c != '.') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 void policy_isolation_key(const char *name, char out[STK_ISOLATION_KEY_MAX])
 {
-    if (label_value_ok(name)) {
-        snprintf(out, STK_ISOLATION_KEY_MAX, "%s", name);
-        return;
-    }
-    unsigned char h[20];
-    mbedtls_sha1_ret((const unsigned char *)name, strlen(name), h);
-    static const char hex[] = "0123456789abcdef";
-    out[0] = 'h';
-    out[1] = '-';
-    for (int i = 0; i < 20; i++) {
-        out[2 + 2 * i] = hex[h[i] >> 4];
-        out[3 + 2 * i] = hex[h[i] & 15];
-    }
-    out[42] = '\0';
+    isolation_key(name, out);
 }
 
 void policy_name(const char *key, char out[STK_POLICY_NAME_MAX])
 {
-    snprintf(out, STK_POLICY_NAME_MAX, STK_POLICY_PREFIX "%s", key);
+    isolation_policy_name(key, out);
 }
 
 json_t *policy_labels(const char *key)
 {
-    return json_pack("{s:s, s:s}", STK_LABEL_ISOLATED, "true", STK_LABEL_ISOLATION, key);
+    return isolation_selector(key);
 }
 
 json_t *policy_labels_patch(const char *key, int remove)
 {
-    if (remove) {
-        return json_pack("{s:{s:{s:n, s:n}}}", "metadata", "labels", STK_LABEL_ISOLATED,
-                         STK_LABEL_ISOLATION);
-    }
-    json_t *labels = policy_labels(key);
-    return labels ? json_pack("{s:{s:o}}", "metadata", "labels", labels) : NULL;
+    return isolation_label_patch(key, remove);
 }
 
 int policy_pod_labelled(const json_t *pod, const char *key)
@@ -303,20 +270,7 @@ int policy_pod_labelled(const json_t *pod, const char *key)
 
 json_t *policy_object(const char *ns, const char *key)
 {
-    char name[STK_POLICY_NAME_MAX];
-    policy_name(key, name);
-    json_t *labels = policy_labels(key);
-    if (labels == NULL) {
-        return NULL;
-    }
-    /* No ingress or egress rules with both policy types: deny all
-     * (kubernetes/website network-policy-default-deny-all.yaml, with the
-     * selector narrowed to the isolated pod). */
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:{s:o}, s:[s, s]}}", "apiVersion",
-                     "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata", "name", name,
-                     "namespace", ns, "labels", "app.kubernetes.io/managed-by", "stockade-agent",
-                     "spec", "podSelector", "matchLabels", labels, "policyTypes", "Ingress",
-                     "Egress");
+    return isolation_policy(ns, key);
 }
 
 static int empty_rules(const json_t *rules)

@@ -10,11 +10,13 @@
 
 #include "err.h"
 
-#define STK_LABEL_ISOLATED "stockade.io/isolated"
-#define STK_LABEL_ISOLATION "stockade.io/isolation"
-#define STK_POLICY_PREFIX "stockade-isolate-"
-#define STK_ISOLATION_KEY_MAX 64 /* 63 characters + NUL */
-#define STK_POLICY_NAME_MAX (sizeof(STK_POLICY_PREFIX) + STK_ISOLATION_KEY_MAX)
+#include "isolation.h"
+
+#define STK_LABEL_ISOLATED ISOLATION_LABEL
+#define STK_LABEL_ISOLATION ISOLATION_KEY_LABEL
+#define STK_POLICY_PREFIX ISOLATION_POLICY_PREFIX
+#define STK_ISOLATION_KEY_MAX ISOLATION_KEY_MAX /* 63 characters + NUL */
+#define STK_POLICY_NAME_MAX ISOLATION_POLICY_NAME_MAX
 
 /* The label selector that finds the plugins' pods in kube-system. */
 #define STK_PLUGIN_SELECTOR "k8s-app in (azure-npm,calico-node,cilium,aws-node)"

@@ -29,42 +29,50 @@ void isolation_key(const char *pod, char out[ISOLATION_KEY_MAX])
     }
     unsigned char d[20];
     mbedtls_sha1_ret((const unsigned char *)pod, strlen(pod), d);
-    memcpy(out, "h-", 2);
+    static const char hex[] = "0123456789abcdef";
+    out[0] = 'h';
+    out[1] = '-';
     for (int i = 0; i < 20; i++) {
-        snprintf(out + 2 + 2 * i, 3, "%02x", d[i]);
+        out[2 + 2 * i] = hex[d[i] >> 4];
+        out[3 + 2 * i] = hex[d[i] & 15];
     }
+    out[42] = '\0';
 }
 
-void isolation_policy_name(const char *pod, char *out, size_t n)
+void isolation_policy_name(const char *key, char out[ISOLATION_POLICY_NAME_MAX])
 {
-    char key[ISOLATION_KEY_MAX];
-    isolation_key(pod, key);
-    snprintf(out, n, "%s%s", ISOLATION_POLICY_PREFIX, key);
+    snprintf(out, ISOLATION_POLICY_NAME_MAX, ISOLATION_POLICY_PREFIX "%s", key);
 }
 
-json_t *isolation_selector(const char *pod)
+json_t *isolation_selector(const char *key)
 {
-    char key[ISOLATION_KEY_MAX];
-    isolation_key(pod, key);
     return json_pack("{s:s, s:s}", ISOLATION_LABEL, "true", ISOLATION_KEY_LABEL, key);
 }
 
-json_t *isolation_policy(const char *ns, const char *pod)
+json_t *isolation_policy(const char *ns, const char *key)
 {
-    char name[96];
-    isolation_policy_name(pod, name, sizeof(name));
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}}, s:{s:{s:o}, s:[s, s]}}",
-                     "apiVersion", "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata",
-                     "name", name, "namespace", ns, "labels", "app.kubernetes.io/managed-by",
-                     "stockade", "annotations", "stockade.io/pod", pod, "spec", "podSelector",
-                     "matchLabels", isolation_selector(pod), "policyTypes", "Ingress", "Egress");
+    char name[ISOLATION_POLICY_NAME_MAX];
+    isolation_policy_name(key, name);
+    json_t *labels = isolation_selector(key);
+    if (labels == NULL) {
+        return NULL;
+    }
+    /* No ingress or egress rules with both policy types: deny all
+     * (kubernetes/website network-policy-default-deny-all.yaml, with the
+     * selector narrowed to the isolated pod). */
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:{s:o}, s:[s, s]}}", "apiVersion",
+                     "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata", "name", name,
+                     "namespace", ns, "labels", "app.kubernetes.io/managed-by", "stockade-agent",
+                     "spec", "podSelector", "matchLabels", labels, "policyTypes", "Ingress",
+                     "Egress");
 }
 
-json_t *isolation_label_patch(const char *pod, int remove)
+json_t *isolation_label_patch(const char *key, int remove)
 {
     if (remove) {
         return json_pack("{s:{s:{s:n, s:n}}}", "metadata", "labels", ISOLATION_LABEL,
                          ISOLATION_KEY_LABEL);
     }
-    return json_pack("{s:{s:o}}", "metadata", "labels", isolation_selector(pod));
+    json_t *labels = isolation_selector(key);
+    return labels ? json_pack("{s:{s:o}}", "metadata", "labels", labels) : NULL;
 }

@@ -7,6 +7,7 @@
  * "dispatched" mark, or a cancel racing a dispatch, cannot move an action
  * backwards or end it twice. */
 #include "svc_actions.h"
+#include "svc_actions_int.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -27,7 +28,7 @@
 #define DISPATCH_GRACE_MS (120 * 1000) /* a dispatched action gets this long past expiry */
 #define FLUSH_MAX 500                  /* actions sent to an agent at hello */
 
-static long long now_ms(void)
+long long svc_actions_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -323,8 +324,9 @@ static enum stk_err precheck_target(struct app *app, const struct action_request
 
 /* ---- audit and history ---- */
 
-static enum stk_err audit(struct db *db, const struct actor *by, const char *what, long long id,
-                          const char *outcome, json_t *details_taken, struct stk_error *err)
+enum stk_err svc_actions_audit(struct db *db, const struct actor *by, const char *what,
+                               long long id, const char *outcome, json_t *details_taken,
+                               struct stk_error *err)
 {
     char target[48];
     snprintf(target, sizeof(target), "action:%lld", id);
@@ -342,7 +344,7 @@ static enum stk_err audit(struct db *db, const struct actor *by, const char *wha
     return rc;
 }
 
-static const char *verb_of(const char *type)
+const char *svc_actions_verb(const char *type)
 {
     return strcmp(type, "isolate") == 0     ? "Isolation"
            : strcmp(type, "terminate") == 0 ? "Termination"
@@ -350,8 +352,8 @@ static const char *verb_of(const char *type)
 }
 
 /* Notes `summary` in the history of the action's incident (if any). */
-static enum stk_err history(struct db *db, const struct action *a, const char *actor,
-                            const char *kind, const char *summary, struct stk_error *err)
+enum stk_err svc_actions_history(struct db *db, const struct action *a, const char *actor,
+                                 const char *kind, const char *summary, struct stk_error *err)
 {
     if (a->incident_id <= 0) {
         return STK_OK;
@@ -361,13 +363,13 @@ static enum stk_err history(struct db *db, const struct action *a, const char *a
                   "status", a->status, "cluster", a->cluster, "namespace", a->ns, "pod", a->pod);
     char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
-    enum stk_err rc =
-        store_incidents_history_add(db, a->incident_id, now_ms(), actor, kind, summary, text, err);
+    enum stk_err rc = store_incidents_history_add(db, a->incident_id, svc_actions_now_ms(), actor,
+                                                  kind, summary, text, err);
     free(text);
     return rc;
 }
 
-static enum stk_err finish(struct db *db, enum stk_err rc, struct stk_error *err)
+enum stk_err svc_actions_finish(struct db *db, enum stk_err rc, struct stk_error *err)
 {
     if (rc == STK_OK) {
         rc = db_commit(db, err);
@@ -386,8 +388,8 @@ static char *command_frame(struct app *app, const struct action *a)
     json_t *payload =
         json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:{s:I}}", "id", (json_int_t)a->id, "action",
                   a->type, "cluster", a->cluster, "namespace", a->ns, "pod", a->pod, "issued_at",
-                  (json_int_t)now_ms(), "expires_at", (json_int_t)a->expires_at, "params",
-                  "isolate_for_s", (json_int_t)a->isolate_for_s);
+                  (json_int_t)svc_actions_now_ms(), "expires_at", (json_int_t)a->expires_at,
+                  "params", "isolate_for_s", (json_int_t)a->isolate_for_s);
     char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
     json_decref(payload);
     if (text == NULL) {
@@ -425,7 +427,7 @@ static void dispatch(struct app *app, struct db *db, const struct action *a)
     struct stk_error err;
     stk_error_clear(&err);
     int changed = 0;
-    struct action_move m = {.to = "dispatched", .ts = now_ms()};
+    struct action_move m = {.to = "dispatched", .ts = svc_actions_now_ms()};
     rc = store_actions_move(db, a->id, ",pending,", &m, &changed, &err);
     if (rc != STK_OK) {
         log_event(STK_LOG_ERROR, "action_dispatch_mark_failed", "action=%lld reason=\"%s\"", a->id,
@@ -447,7 +449,7 @@ void svc_actions_flush(struct app *app, struct db *db, const char *cluster)
                   err.msg);
         return;
     }
-    long long now = now_ms();
+    long long now = svc_actions_now_ms();
     for (size_t i = 0; i < n; i++) {
         /* Expired ones are the clock's to fail; the agent would refuse them. */
         if (list[i].expires_at > now) {
@@ -494,16 +496,18 @@ static enum stk_err store_request(struct app *app, struct db *db, const struct a
     }
     if (rc == STK_OK) {
         char summary[ACTION_COMMENT_MAX + 400];
-        snprintf(summary, sizeof(summary), "%s of pod %s requested%s: %s", verb_of(a->type), a->pod,
+        snprintf(summary, sizeof(summary), "%s of pod %s requested%s: %s",
+                 svc_actions_verb(a->type), a->pod,
                  approval ? " (awaiting a second responder's approval)" : "", a->comment);
-        rc = history(db, a, by->name, "action", summary, err);
+        rc = svc_actions_history(db, a, by->name, "action", summary, err);
     }
     if (rc == STK_OK) {
-        rc = audit(db, by, "action.request", a->id, "success",
-                   json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "type", a->type, "cluster",
-                             a->cluster, "namespace", a->ns, "pod", a->pod, "comment", a->comment,
-                             "isolate_for_s", (json_int_t)a->isolate_for_s),
-                   err);
+        rc = svc_actions_audit(db, by, "action.request", a->id, "success",
+                               json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "type", a->type,
+                                         "cluster", a->cluster, "namespace", a->ns, "pod", a->pod,
+                                         "comment", a->comment, "isolate_for_s",
+                                         (json_int_t)a->isolate_for_s),
+                               err);
     }
     return rc;
 }
@@ -513,10 +517,10 @@ static void audit_refusal(struct db *db, const struct action_request *r, const s
 {
     struct stk_error err;
     stk_error_clear(&err);
-    if (audit(db, by, "action.request", 0, "denied",
-              json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", r->type, "cluster", r->cluster,
-                        "namespace", r->ns, "pod", r->pod, "reason", why),
-              &err) != STK_OK) {
+    if (svc_actions_audit(db, by, "action.request", 0, "denied",
+                          json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", r->type, "cluster",
+                                    r->cluster, "namespace", r->ns, "pod", r->pod, "reason", why),
+                          &err) != STK_OK) {
         log_event(STK_LOG_ERROR, "audit_failed", "what=action.request reason=\"%s\"", err.msg);
     }
 }
@@ -537,7 +541,7 @@ enum stk_err svc_actions_request_origin(struct app *app, struct db *db,
     if (rc != STK_OK) {
         return rc;
     }
-    long long now = now_ms();
+    long long now = svc_actions_now_ms();
     rc = db_begin(db, err);
     if (rc != STK_OK) {
         return rc;
@@ -571,7 +575,7 @@ enum stk_err svc_actions_request_origin(struct app *app, struct db *db,
                   r->cluster, why);
         return stk_error_set(err, rc, "%s", why);
     }
-    rc = finish(db, store_request(app, db, r, by, origin, now, out, err), err);
+    rc = svc_actions_finish(db, store_request(app, db, r, by, origin, now, out, err), err);
     if (rc != STK_OK) {
         memset(out, 0, sizeof(*out));
         return rc;
@@ -601,7 +605,7 @@ enum stk_err svc_actions_plan(struct app *app, struct db *db, const struct actio
         return rc;
     }
     char why[512];
-    int allowed = precheck_target(app, r, &t, now_ms(), why, sizeof(why)) == STK_OK;
+    int allowed = precheck_target(app, r, &t, svc_actions_now_ms(), why, sizeof(why)) == STK_OK;
     json_t *plan = json_pack("{s:s, s:b, s:s, s:{s:s, s:s, s:s}, s:o}", "type", r->type, "allowed",
                              allowed, "reason", allowed ? "" : why, "target", "cluster", r->cluster,
                              "namespace", r->ns, "pod", r->pod, "pod_state",
@@ -609,7 +613,9 @@ enum stk_err svc_actions_plan(struct app *app, struct db *db, const struct actio
                                                    t.pod.isolated || t.isolated)
                                        : json_null());
     if (plan != NULL && strcmp(r->type, "isolate") == 0) {
-        json_t *selector = isolation_selector(r->pod);
+        char key[ISOLATION_KEY_MAX];
+        isolation_key(r->pod, key);
+        json_t *selector = isolation_selector(key);
         char *sel_text = selector ? json_dumps(selector, JSON_COMPACT) : NULL;
         char(*names)[254] = NULL;
         size_t n = 0;
@@ -628,8 +634,8 @@ enum stk_err svc_actions_plan(struct app *app, struct db *db, const struct actio
         free(names);
         free(sel_text);
         json_decref(selector);
-        json_object_set_new(plan, "label_patch", isolation_label_patch(r->pod, 0));
-        json_object_set_new(plan, "network_policy", isolation_policy(r->ns, r->pod));
+        json_object_set_new(plan, "label_patch", isolation_label_patch(key, 0));
+        json_object_set_new(plan, "network_policy", isolation_policy(r->ns, key));
         json_object_set_new(plan, "matched_pods", matched);
         if (t.isolated || (t.has_pod && t.pod.isolated)) {
             json_object_set_new(plan, "note",
@@ -669,18 +675,18 @@ static enum stk_err move_by(struct db *db, long long id, const char *from,
     if (rc == STK_OK) {
         snprintf(a->status, sizeof(a->status), "%s", m->to);
         char summary[ACTION_COMMENT_MAX + 400];
-        snprintf(summary, sizeof(summary), "%s of pod %s %s by %s", verb_of(a->type), a->pod, done,
-                 by->name);
+        snprintf(summary, sizeof(summary), "%s of pod %s %s by %s", svc_actions_verb(a->type),
+                 a->pod, done, by->name);
         if (comment != NULL && comment[0] != '\0') {
             size_t l = strlen(summary);
             snprintf(summary + l, sizeof(summary) - l, ": %s", comment);
         }
-        rc = history(db, a, by->name, "action", summary, err);
+        rc = svc_actions_history(db, a, by->name, "action", summary, err);
     }
     if (rc == STK_OK) {
-        rc =
-            audit(db, by, what, id, "success",
-                  json_pack("{s:s, s:s}", "status", m->to, "comment", comment ? comment : ""), err);
+        rc = svc_actions_audit(
+            db, by, what, id, "success",
+            json_pack("{s:s, s:s}", "status", m->to, "comment", comment ? comment : ""), err);
     }
     return rc;
 }
@@ -705,13 +711,15 @@ enum stk_err svc_actions_cancel(struct app *app, struct db *db, long long id,
     }
     char reason[ACTION_REASON_MAX + 1];
     snprintf(reason, sizeof(reason), "cancelled by %s", by->name);
-    struct action_move m = {
-        .to = "cancelled", .ts = now_ms(), .failure_reason = reason, .decided_by = by->name};
+    struct action_move m = {.to = "cancelled",
+                            .ts = svc_actions_now_ms(),
+                            .failure_reason = reason,
+                            .decided_by = by->name};
     struct action a;
     rc = move_by(db, id, ",pending,awaiting_approval,", &m, by, "action.cancel", comment,
                  "cancelled", &a, err);
     store_action_release(&a);
-    return finish(db, rc, err);
+    return svc_actions_finish(db, rc, err);
 }
 
 enum stk_err svc_actions_decide(struct app *app, struct db *db, long long id, int approve,
@@ -737,7 +745,7 @@ enum stk_err svc_actions_decide(struct app *app, struct db *db, long long id, in
     char reason[ACTION_REASON_MAX + 1];
     snprintf(reason, sizeof(reason), "rejected by %s%s%s", by->name, comment ? ": " : "",
              comment ? comment : "");
-    struct action_move m = {.ts = now_ms(), .decided_by = by->name};
+    struct action_move m = {.ts = svc_actions_now_ms(), .decided_by = by->name};
     if (approve) {
         m.to = "pending";
         m.approved_by = by->name;
@@ -750,7 +758,7 @@ enum stk_err svc_actions_decide(struct app *app, struct db *db, long long id, in
         move_by(db, id, ",awaiting_approval,", &m, by, approve ? "action.approve" : "action.reject",
                 comment, approve ? "approved" : "rejected", &a, err);
     store_action_release(&a);
-    rc = finish(db, rc, err);
+    rc = svc_actions_finish(db, rc, err);
     if (rc == STK_OK && approve && store_actions_get(db, id, &a, NULL) == STK_OK) {
         dispatch(app, db, &a);
         store_action_release(&a);
@@ -770,12 +778,14 @@ enum stk_err svc_actions_comment(struct db *db, long long id, const struct actor
     rc = store_actions_get(db, id, &a, err);
     store_action_release(&a);
     if (rc == STK_OK) {
-        rc = store_actions_comment_add(db, id, now_ms(), by->name, text, comment_id, err);
+        rc = store_actions_comment_add(db, id, svc_actions_now_ms(), by->name, text, comment_id,
+                                       err);
     }
     if (rc == STK_OK) {
-        rc = audit(db, by, "action.comment", id, "success", json_pack("{s:s}", "text", text), err);
+        rc = svc_actions_audit(db, by, "action.comment", id, "success",
+                               json_pack("{s:s}", "text", text), err);
     }
-    rc = finish(db, rc, err);
+    rc = svc_actions_finish(db, rc, err);
     if (rc != STK_OK) {
         *comment_id = 0;
     }

@@ -13,6 +13,7 @@
 #include "store_entities.h"
 #include "store_incidents.h"
 #include "svc_actions.h"
+#include "svc_actions_int.h"
 #include "svc_audit.h"
 #include "svc_ingest.h"
 
@@ -20,66 +21,12 @@
 #define EVIDENCE_MAX (1024 * 1024)     /* bytes of evidence kept (the frame limit) */
 #define TICK_BATCH 200
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void agent_actor(const char *cluster, char *name, size_t n, struct actor *by)
 {
     snprintf(name, n, "agent:%s", cluster);
     by->name = name;
     by->kind = "agent";
     by->ip = "gateway";
-}
-
-static enum stk_err audit(struct db *db, const struct actor *by, const char *what, long long id,
-                          const char *outcome, json_t *details_taken, struct stk_error *err)
-{
-    char target[48];
-    snprintf(target, sizeof(target), "action:%lld", id);
-    struct audit_event ev = {
-        .actor = by->name,
-        .actor_kind = by->kind,
-        .source_ip = by->ip,
-        .action = what,
-        .target = target,
-        .outcome = outcome,
-        .details = details_taken,
-    };
-    enum stk_err rc = svc_audit_append(db, &ev, err);
-    json_decref(details_taken);
-    return rc;
-}
-
-static enum stk_err note(struct db *db, const struct action *a, const char *actor,
-                         const char *summary, struct stk_error *err)
-{
-    if (a->incident_id <= 0) {
-        return STK_OK;
-    }
-    json_t *d =
-        json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "action_id", (json_int_t)a->id, "type", a->type,
-                  "status", a->status, "cluster", a->cluster, "namespace", a->ns, "pod", a->pod);
-    char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    json_decref(d);
-    enum stk_err rc = store_incidents_history_add(db, a->incident_id, now_ms(), actor, "action",
-                                                  summary, text, err);
-    free(text);
-    return rc;
-}
-
-static enum stk_err finish(struct db *db, enum stk_err rc, struct stk_error *err)
-{
-    if (rc == STK_OK) {
-        rc = db_commit(db, err);
-    }
-    if (rc != STK_OK) {
-        db_rollback(db);
-    }
-    return rc;
 }
 
 /* The action a frame names, which must belong to the agent's cluster. */
@@ -111,7 +58,7 @@ enum stk_err svc_actions_on_ack(struct app *app, struct db *db, const char *clus
         return rc;
     }
     int changed = 0;
-    struct action_move m = {.to = NULL, .ts = now_ms(), .ack = 1};
+    struct action_move m = {.to = NULL, .ts = svc_actions_now_ms(), .ack = 1};
     rc = store_actions_move(db, a.id, ",pending,dispatched,", &m, &changed, err);
     store_action_release(&a);
     return rc;
@@ -233,13 +180,6 @@ static enum stk_err parse_result(json_t *msg, struct result_in *r, struct stk_er
     return r->details ? STK_OK : stk_error_set(err, STK_ENOMEM, "out of memory");
 }
 
-static const char *verb_of(const char *type)
-{
-    return strcmp(type, "isolate") == 0     ? "Isolation"
-           : strcmp(type, "terminate") == 0 ? "Termination"
-                                            : "Release from isolation";
-}
-
 enum stk_err svc_actions_on_result(struct app *app, struct db *db, const char *cluster, json_t *msg,
                                    struct stk_error *err)
 {
@@ -257,7 +197,7 @@ enum stk_err svc_actions_on_result(struct app *app, struct db *db, const char *c
     }
     struct action a;
     rc = frame_action(db, cluster, msg, &a, err);
-    long long now = now_ms();
+    long long now = svc_actions_now_ms();
     int changed = 0;
     if (rc == STK_OK) {
         struct action_move m = {
@@ -276,20 +216,21 @@ enum stk_err svc_actions_on_result(struct app *app, struct db *db, const char *c
         struct actor by;
         agent_actor(cluster, name, sizeof(name), &by);
         if (strcmp(in.status, "succeeded") == 0) {
-            snprintf(summary, sizeof(summary), "%s of pod %s succeeded", verb_of(a.type), a.pod);
+            snprintf(summary, sizeof(summary), "%s of pod %s succeeded", svc_actions_verb(a.type),
+                     a.pod);
         } else {
-            snprintf(summary, sizeof(summary), "%s of pod %s failed: %s", verb_of(a.type), a.pod,
-                     in.reason);
+            snprintf(summary, sizeof(summary), "%s of pod %s failed: %s", svc_actions_verb(a.type),
+                     a.pod, in.reason);
         }
         if (rc == STK_OK) {
-            rc = note(db, &a, name, summary, err);
+            rc = svc_actions_history(db, &a, name, "action", summary, err);
         }
         if (rc == STK_OK) {
-            rc = audit(db, &by, "action.result", a.id,
-                       strcmp(in.status, "succeeded") == 0 ? "success" : "failure",
-                       json_pack("{s:s, s:s, s:b}", "status", in.status, "reason", in.reason,
-                                 "replay", in.replay),
-                       err);
+            rc = svc_actions_audit(db, &by, "action.result", a.id,
+                                   strcmp(in.status, "succeeded") == 0 ? "success" : "failure",
+                                   json_pack("{s:s, s:s, s:b}", "status", in.status, "reason",
+                                             in.reason, "replay", in.replay),
+                                   err);
         }
     }
     store_action_release(&a);
@@ -300,7 +241,7 @@ enum stk_err svc_actions_on_result(struct app *app, struct db *db, const char *c
         db_rollback(db);
         return STK_OK;
     }
-    return finish(db, rc, err);
+    return svc_actions_finish(db, rc, err);
 }
 
 /* ---- tamper ---- */
@@ -372,7 +313,7 @@ enum stk_err svc_actions_on_tamper(struct app *app, struct db *db, const char *c
     }
     char change[300];
     snprintf(change, sizeof(change), "%s", what && what[0] ? what : "the isolation was changed");
-    long long now = now_ms();
+    long long now = svc_actions_now_ms();
     enum stk_err rc = raise_tamper_alert(app, db, cluster, ns, pod, change, restored, now, err);
     if (rc != STK_OK) {
         return rc;
@@ -392,14 +333,15 @@ enum stk_err svc_actions_on_tamper(struct app *app, struct db *db, const char *c
         agent_actor(cluster, name, sizeof(name), &by);
         snprintf(summary, sizeof(summary), "Isolation of pod %s tampered with (%s); %s", pod,
                  change, restored ? "restored by the agent" : "the agent could not restore it");
-        rc = note(db, &a, name, summary, err);
+        rc = svc_actions_history(db, &a, name, "action", summary, err);
         if (rc == STK_OK) {
-            rc = audit(db, &by, "action.tamper", a.id, restored ? "success" : "failure",
-                       json_pack("{s:s, s:b}", "change", change, "restored", restored), err);
+            rc = svc_actions_audit(db, &by, "action.tamper", a.id, restored ? "success" : "failure",
+                                   json_pack("{s:s, s:b}", "change", change, "restored", restored),
+                                   err);
         }
         store_action_release(&a);
     }
-    return finish(db, rc, err);
+    return svc_actions_finish(db, rc, err);
 }
 
 /* ---- the clock ---- */
@@ -431,17 +373,17 @@ static void expire(struct db *db, long long id, long long now)
     if (rc == STK_OK && changed) {
         snprintf(a.status, sizeof(a.status), "failed");
         char summary[ACTION_REASON_MAX + 400];
-        snprintf(summary, sizeof(summary), "%s of pod %s failed: %s", verb_of(a.type), a.pod,
-                 reason);
-        rc = note(db, &a, "system", summary, &err);
+        snprintf(summary, sizeof(summary), "%s of pod %s failed: %s", svc_actions_verb(a.type),
+                 a.pod, reason);
+        rc = svc_actions_history(db, &a, "system", "action", summary, &err);
         struct actor sys = {.name = "system", .kind = "system", .ip = "local"};
         if (rc == STK_OK) {
-            rc = audit(db, &sys, "action.expire", id, "failure",
-                       json_pack("{s:s}", "reason", reason), &err);
+            rc = svc_actions_audit(db, &sys, "action.expire", id, "failure",
+                                   json_pack("{s:s}", "reason", reason), &err);
         }
     }
     store_action_release(&a);
-    if (finish(db, rc, &err) != STK_OK) {
+    if (svc_actions_finish(db, rc, &err) != STK_OK) {
         log_event(STK_LOG_ERROR, "action_expire_failed", "action=%lld reason=\"%s\"", id, err.msg);
     } else if (changed) {
         log_event(STK_LOG_INFO, "action_expired", "action=%lld", id);

@@ -144,7 +144,14 @@ describe('actions through the agent', () => {
   });
 
   test('double isolate makes one policy; release of a pod that is not isolated is refused', async () => {
+    const plan = await post('isolate', 'storefront', WEB, { dry_run: true });
+    assert.equal(plan.status, 200, plan.text);
     const one = await ended((await post('isolate', 'storefront', WEB)).json.id);
+    // The dry run showed exactly what the agent applied.
+    const applied = fake.policy('storefront', `stockade-isolate-${WEB}`);
+    assert.deepEqual(applied.spec, plan.json.network_policy.spec);
+    assert.deepEqual(applied.metadata.labels, plan.json.network_policy.metadata.labels);
+    assert.equal(applied.metadata.name, plan.json.network_policy.metadata.name);
     assert.equal(one.status, 'succeeded', JSON.stringify(one));
     const two = await ended((await post('isolate', 'storefront', WEB)).json.id);
     assert.equal(two.status, 'succeeded', JSON.stringify(two));
