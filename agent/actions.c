@@ -348,7 +348,7 @@ static void isolate(struct kube *k, const struct action_target *t, struct action
     }
     struct net_plugin np;
     policy_detect_plugin(sys, &np);
-    if (policy_check_isolate(t->cluster, version, &np, &e) != STK_OK) {
+    if (precond_check_isolate(t->cluster, version, &np, &e) != STK_OK) {
         end(r, ACTION_REFUSED, "%s", e.msg);
         goto out;
     }

@@ -2,91 +2,13 @@
 #include "policy.h"
 
 #include "isolation.h"
+#include "precond.h"
 
 #include <ctype.h>
 #include <mbedtls/sha1.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* SPEC section 6: the versions from which each plugin enforces a policy
- * that denies everything. In order of preference when several are found:
- * a policy engine chained on a CNI (calico on aws-node) is the enforcer. */
-static const struct {
-    const char *name;      /* plugin, as reported */
-    const char *k8s_app;   /* its pods' k8s-app label */
-    const char *container; /* the container whose image tag is the version */
-    const char *minimum;
-} plugins[] = {
-    {"cilium", "cilium", "cilium-agent", "1.13.1"},
-    {"calico", "calico-node", "calico-node", "3.24.1"},
-    {"azure-npm", "azure-npm", "azure-npm", "1.5.34"},
-    {"aws-node", "aws-node", "aws-node", "1.15.1"},
-};
-#define N_PLUGINS (sizeof(plugins) / sizeof(plugins[0]))
-
-int policy_version_parse(const char *s, struct semver *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (s == NULL) {
-        return -1;
-    }
-    if (*s == 'v' || *s == 'V') {
-        s++;
-    }
-    int parts[3] = {0, 0, 0};
-    int n = 0;
-    while (n < 3) {
-        if (!isdigit((unsigned char)*s)) {
-            return -1;
-        }
-        long v = 0;
-        int digits = 0;
-        while (isdigit((unsigned char)*s)) {
-            if (++digits > 6) {
-                return -1;
-            }
-            v = v * 10 + (*s - '0');
-            s++;
-        }
-        parts[n++] = (int)v;
-        if (*s != '.') {
-            break;
-        }
-        s++;
-    }
-    if (n < 2 || (*s != '\0' && *s != '-' && *s != '+')) {
-        return -1;
-    }
-    out->major = parts[0];
-    out->minor = parts[1];
-    out->patch = parts[2];
-    return 0;
-}
-
-int policy_version_cmp(const struct semver *a, const struct semver *b)
-{
-    if (a->major != b->major) {
-        return a->major < b->major ? -1 : 1;
-    }
-    if (a->minor != b->minor) {
-        return a->minor < b->minor ? -1 : 1;
-    }
-    if (a->patch != b->patch) {
-        return a->patch < b->patch ? -1 : 1;
-    }
-    return 0;
-}
-
-const char *policy_plugin_minimum(const char *name)
-{
-    for (size_t i = 0; i < N_PLUGINS; i++) {
-        if (strcmp(plugins[i].name, name) == 0) {
-            return plugins[i].minimum;
-        }
-    }
-    return NULL;
-}
 
 void policy_image_version(const char *image, char *out, size_t n)
 {
@@ -150,7 +72,7 @@ void policy_detect_plugin(const json_t *pods, struct net_plugin *out)
 {
     snprintf(out->name, sizeof(out->name), "none");
     out->version[0] = '\0';
-    for (size_t p = 0; p < N_PLUGINS; p++) {
+    for (size_t p = 0; p < PRECOND_N_PLUGINS; p++) {
         int found = 0;
         int known = 0;
         struct semver lowest = {0};
@@ -161,71 +83,29 @@ void policy_detect_plugin(const json_t *pods, struct net_plugin *out)
         {
             const json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
             const char *app = json_string_value(json_object_get(labels, "k8s-app"));
-            if (app == NULL || strcmp(app, plugins[p].k8s_app) != 0) {
+            if (app == NULL || strcmp(app, precond_plugins[p].k8s_app) != 0) {
                 continue;
             }
             found = 1;
             char tag[64];
             struct semver v;
-            policy_image_version(plugin_image(pod, plugins[p].container), tag, sizeof(tag));
-            if (policy_version_parse(tag, &v) != 0) {
+            policy_image_version(plugin_image(pod, precond_plugins[p].container), tag, sizeof(tag));
+            if (precond_version_parse(tag, &v) != 0) {
                 continue;
             }
             /* During a rolling upgrade the oldest pod is what may not enforce. */
-            if (!known || policy_version_cmp(&v, &lowest) < 0) {
+            if (!known || precond_version_cmp(&v, &lowest) < 0) {
                 lowest = v;
                 snprintf(lowest_text, sizeof(lowest_text), "%s", tag);
                 known = 1;
             }
         }
         if (found) {
-            snprintf(out->name, sizeof(out->name), "%s", plugins[p].name);
+            snprintf(out->name, sizeof(out->name), "%s", precond_plugins[p].name);
             snprintf(out->version, sizeof(out->version), "%s", lowest_text);
             return;
         }
     }
-}
-
-enum stk_err policy_check_isolate(const char *cluster, const char *k8s_version,
-                                  const struct net_plugin *plugin, struct stk_error *why)
-{
-    struct semver k;
-    if (policy_version_parse(k8s_version, &k) != 0) {
-        return stk_error_set(why, STK_EFORBIDDEN,
-                             "isolate needs Kubernetes %d.%d or later; cluster %s reports a "
-                             "version that cannot be read (\"%.60s\")",
-                             STK_ISOLATE_K8S_MAJOR, STK_ISOLATE_K8S_MINOR, cluster,
-                             k8s_version ? k8s_version : "");
-    }
-    if (k.major < STK_ISOLATE_K8S_MAJOR ||
-        (k.major == STK_ISOLATE_K8S_MAJOR && k.minor < STK_ISOLATE_K8S_MINOR)) {
-        return stk_error_set(
-            why, STK_EFORBIDDEN, "isolate needs Kubernetes %d.%d or later; cluster %s runs %d.%d",
-            STK_ISOLATE_K8S_MAJOR, STK_ISOLATE_K8S_MINOR, cluster, k.major, k.minor);
-    }
-    const char *min = policy_plugin_minimum(plugin->name);
-    if (min == NULL) {
-        return stk_error_set(why, STK_EFORBIDDEN,
-                             "isolate needs a network policy enforcer (azure-npm 1.5.34, calico "
-                             "3.24.1, cilium 1.13.1 or aws-node 1.15.1 or later); cluster %s has "
-                             "none, so a NetworkPolicy would not be enforced",
-                             cluster);
-    }
-    struct semver have;
-    struct semver need;
-    (void)policy_version_parse(min, &need);
-    if (policy_version_parse(plugin->version, &have) != 0) {
-        return stk_error_set(why, STK_EFORBIDDEN,
-                             "isolate needs %s %s or later on cluster %s: the version of %s "
-                             "cannot be read from its image tag",
-                             plugin->name, min, cluster, plugin->name);
-    }
-    if (policy_version_cmp(&have, &need) < 0) {
-        return stk_error_set(why, STK_EFORBIDDEN,
-                             "isolate needs %s %s or later on cluster %s: %s %s is older than %s",
-                             plugin->name, min, cluster, plugin->name, plugin->version, min);
-    }
-    return STK_OK;
 }
 
 int policy_pod_active(const json_t *pod, char *state, size_t n)

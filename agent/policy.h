@@ -11,6 +11,7 @@
 #include "err.h"
 
 #include "isolation.h"
+#include "precond.h"
 
 #define STK_LABEL_ISOLATED ISOLATION_LABEL
 #define STK_LABEL_ISOLATION ISOLATION_KEY_LABEL
@@ -20,35 +21,6 @@
 
 /* The label selector that finds the plugins' pods in kube-system. */
 #define STK_PLUGIN_SELECTOR "k8s-app in (azure-npm,calico-node,cilium,aws-node)"
-
-/* The minimum Kubernetes version for isolate. */
-#define STK_ISOLATE_K8S_MAJOR 1
-#define STK_ISOLATE_K8S_MINOR 27
-
-struct semver {
-    int major;
-    int minor;
-    int patch;
-};
-
-/* Parses "v1.27.3", "1.26.0-gke.100", "1.29.4+k3s1", "v3.24.1", "1.13" into
- * numbers: an optional v, two or three dot-separated numbers, and anything
- * after a '-' or '+' ignored (vendor builds such as "-gke.12" are the
- * release they name). Returns 0, or -1 for anything else. */
-int policy_version_parse(const char *s, struct semver *out);
-
-/* <0, 0, >0 as a is older, equal, newer than b. */
-int policy_version_cmp(const struct semver *a, const struct semver *b);
-
-/* The network policy plugin of a cluster. */
-struct net_plugin {
-    char name[16];    /* "azure-npm", "calico", "cilium", "aws-node" or "none" */
-    char version[64]; /* the image tag without a leading v; "" when unknown */
-};
-
-/* The minimum version of plugin `name` able to enforce the isolation
- * policy ("3.24.1" for calico), NULL for an unknown plugin or "none". */
-const char *policy_plugin_minimum(const char *name);
 
 /* Finds the plugin among `pods` (kube-system pods; a JSON array of Pod
  * objects) by their label k8s-app (azure-npm, calico-node, cilium,
@@ -60,13 +32,6 @@ void policy_detect_plugin(const json_t *pods, struct net_plugin *out);
 /* The tag of image reference `image` ("quay.io/cilium/cilium:v1.14.2@sha256:..."
  * gives "1.14.2"), leading v removed, into `out` (size n); "" without one. */
 void policy_image_version(const char *image, char *out, size_t n);
-
-/* Checks the cluster preconditions of isolate: Kubernetes `k8s_version`
- * (gitVersion) at least 1.27 and a plugin at or above its minimum.
- * STK_OK, or STK_EFORBIDDEN with the reason for an analyst in `why`
- * ("isolate needs Kubernetes 1.27 or later; cluster prod-aks runs 1.26"). */
-enum stk_err policy_check_isolate(const char *cluster, const char *k8s_version,
-                                  const struct net_plugin *plugin, struct stk_error *why);
 
 /* 1 if `pod` (a Pod object) is active: phase Pending or Running and not
  * being deleted. `state` (size n) receives the phase, or "Terminating". */

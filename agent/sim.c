@@ -828,7 +828,7 @@ enum stk_err sim_new(const struct sim_opts *opts, struct kube *out, struct stk_e
     enum stk_err rc = STK_OK;
     struct semver v;
     const char *version = opts->k8s_version ? opts->k8s_version : s->cluster->version;
-    if (policy_version_parse(version, &v) != 0 || strlen(version) >= sizeof(s->version)) {
+    if (precond_version_parse(version, &v) != 0 || strlen(version) >= sizeof(s->version)) {
         rc = stk_error_set(err, STK_EINVAL, "--sim-k8s-version %s: not a version", version);
         goto out;
     }

@@ -21,6 +21,7 @@
 #include "gateway.h"
 #include "isolation.h"
 #include "log.h"
+#include "precond.h"
 #include "store_entities.h"
 #include "store_incidents.h"
 #include "svc_audit.h"
@@ -42,54 +43,6 @@ void svc_actions_settings(const struct app *app, struct actions_settings *out)
 }
 
 /* ---- preconditions ---- */
-
-int svc_actions_version_cmp(const char *a, const char *b)
-{
-    const char *p[2] = {a, b};
-    long v[2][3] = {{0}};
-    for (int s = 0; s < 2; s++) {
-        const char *c = p[s] ? p[s] : "";
-        if (*c == 'v' || *c == 'V') {
-            c++;
-        }
-        if (!isdigit((unsigned char)*c)) {
-            return -2;
-        }
-        for (int part = 0; part < 3; part++) {
-            long n = 0;
-            while (isdigit((unsigned char)*c) && n < 100000000) {
-                n = n * 10 + (*c++ - '0');
-            }
-            v[s][part] = n;
-            if (*c != '.' || !isdigit((unsigned char)c[1])) {
-                break;
-            }
-            c++;
-        }
-    }
-    for (int part = 0; part < 3; part++) {
-        if (v[0][part] != v[1][part]) {
-            return v[0][part] < v[1][part] ? -1 : 1;
-        }
-    }
-    return 0;
-}
-
-const char *svc_actions_plugin_minimum(const char *plugin)
-{
-    static const char *const table[][2] = {
-        {"azure-npm", "1.5.34"},
-        {"calico", "3.24.1"},
-        {"cilium", "1.13.1"},
-        {"aws-node", "1.15.1"},
-    };
-    for (size_t i = 0; plugin != NULL && i < sizeof(table) / sizeof(table[0]); i++) {
-        if (strcmp(plugin, table[i][0]) == 0) {
-            return table[i][1];
-        }
-    }
-    return NULL;
-}
 
 static int pod_active(const char *phase)
 {
@@ -126,41 +79,21 @@ static enum stk_err check_agent(const struct precheck_input *in, char *why, size
     return STK_OK;
 }
 
-/* "v1.26.3" as people write it: "1.26.3". */
-static const char *plain_version(const char *v)
-{
-    return (v[0] == 'v' || v[0] == 'V') && isdigit((unsigned char)v[1]) ? v + 1 : v;
-}
-
 static enum stk_err check_isolate(const struct precheck_input *in, char *why, size_t n)
 {
     const struct cluster_facts *f = in->facts;
-    const char *c = in->req->cluster;
     if (f->kubernetes_version[0] == '\0') {
-        return refuse(why, n, "the agent of cluster %s has not reported its Kubernetes version", c);
+        return refuse(why, n, "the agent of cluster %s has not reported its Kubernetes version",
+                      in->req->cluster);
     }
-    int cmp = svc_actions_version_cmp(f->kubernetes_version, "1.27");
-    if (cmp == -2 || cmp < 0) {
-        return refuse(why, n, "isolate needs Kubernetes 1.27 or later; cluster %s runs %s", c,
-                      plain_version(f->kubernetes_version));
-    }
-    const char *min = svc_actions_plugin_minimum(f->np_plugin);
-    if (min == NULL) {
-        return refuse(why, n,
-                      "isolate needs a network policy enforcer (azure-npm, calico, cilium or "
-                      "aws-node); cluster %s has none",
-                      c);
-    }
-    cmp = svc_actions_version_cmp(f->np_version, min);
-    if (cmp == -2) {
-        return refuse(why, n,
-                      "the version of %s on cluster %s is unknown; isolate needs %s or "
-                      "later",
-                      f->np_plugin, c, min);
-    }
-    if (cmp < 0) {
-        return refuse(why, n, "%s %s is older than %s", f->np_plugin, plain_version(f->np_version),
-                      min);
+    struct net_plugin np;
+    memset(&np, 0, sizeof(np));
+    snprintf(np.name, sizeof(np.name), "%.15s", f->np_plugin);
+    snprintf(np.version, sizeof(np.version), "%s", f->np_version);
+    struct stk_error e;
+    stk_error_clear(&e);
+    if (precond_check_isolate(in->req->cluster, f->kubernetes_version, &np, &e) != STK_OK) {
+        return refuse(why, n, "%s", e.msg);
     }
     return STK_OK;
 }

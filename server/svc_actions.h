@@ -51,15 +51,6 @@ struct precheck_input {
  * Kubernetes 1.27 or later; cluster prod-aks runs 1.26"). */
 enum stk_err svc_actions_precheck(const struct precheck_input *in, char *why, size_t n);
 
-/* Compares dotted versions numerically ("v1.27.3" vs "1.27", "3.24.1-rc2"):
- * <0, 0, >0. Missing parts count as 0; anything after the numbers is ignored.
- * -2 when either has no leading number. */
-int svc_actions_version_cmp(const char *a, const char *b);
-
-/* The minimum version of a network policy enforcer that isolation needs
- * ("calico" -> "3.24.1"), or NULL for plugins that cannot enforce it. */
-const char *svc_actions_plugin_minimum(const char *plugin);
-
 /* ---- requests ---- */
 
 /* Checks `req` (STK_EINVAL with the field named for malformed input), its

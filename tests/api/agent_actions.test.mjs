@@ -184,7 +184,7 @@ describe('actions through the agent', () => {
     await until(async () => (await post('isolate', 'storefront', WEB2)).status === 409, 20000,
       'the new version to be reported');
     const old = await post('isolate', 'storefront', WEB2);
-    assert.equal(old.json.error.message, 'isolate needs Kubernetes 1.27 or later; cluster prod-aks runs 1.26.3');
+    assert.equal(old.json.error.message, 'isolate needs Kubernetes 1.27 or later; cluster prod-aks runs 1.26');
     // Terminate needs no network policy and no version.
     const plan = await post('terminate', 'storefront', WEB2, { dry_run: true });
     assert.equal(plan.json.allowed, true, plan.text);
@@ -196,7 +196,7 @@ describe('actions through the agent', () => {
     for (const p of calico) p.spec.containers[0].image = 'docker.io/calico/node:v3.20.0';
     await until(async () => {
       const r = await post('isolate', 'storefront', WEB2);
-      return r.status === 409 && r.json.error.message === 'calico 3.20.0 is older than 3.24.1';
+      return r.status === 409 && r.json.error.message === 'isolate needs calico 3.24.1 or later on cluster prod-aks: calico 3.20.0 is older than 3.24.1';
     }, 20000, 'the old calico to be reported and refused');
     calico.forEach((p, i) => { p.spec.containers[0].image = images[i]; });
     await until(async () => (await post('isolate', 'storefront', WEB2, { dry_run: true })).json.allowed,

@@ -18,37 +18,37 @@ static void versions(void **state)
 {
     (void)state;
     struct semver v;
-    assert_int_equal(policy_version_parse("v1.27.3", &v), 0);
+    assert_int_equal(precond_version_parse("v1.27.3", &v), 0);
     assert_int_equal(v.major, 1);
     assert_int_equal(v.minor, 27);
     assert_int_equal(v.patch, 3);
-    assert_int_equal(policy_version_parse("1.26.0-gke.100", &v), 0);
+    assert_int_equal(precond_version_parse("1.26.0-gke.100", &v), 0);
     assert_int_equal(v.minor, 26);
     assert_int_equal(v.patch, 0);
-    assert_int_equal(policy_version_parse("v1.30.4-eks-a737599", &v), 0);
-    assert_int_equal(policy_version_parse("v1.29.4+k3s1", &v), 0);
+    assert_int_equal(precond_version_parse("v1.30.4-eks-a737599", &v), 0);
+    assert_int_equal(precond_version_parse("v1.29.4+k3s1", &v), 0);
     assert_int_equal(v.minor, 29);
-    assert_int_equal(policy_version_parse("v3.24.1", &v), 0);
+    assert_int_equal(precond_version_parse("v3.24.1", &v), 0);
     assert_int_equal(v.major, 3);
-    assert_int_equal(policy_version_parse("1.13.1", &v), 0);
-    assert_int_equal(policy_version_parse("1.13", &v), 0);
+    assert_int_equal(precond_version_parse("1.13.1", &v), 0);
+    assert_int_equal(precond_version_parse("1.13", &v), 0);
     assert_int_equal(v.patch, 0);
-    assert_int_equal(policy_version_parse("1.12.1-rc3", &v), 0);
+    assert_int_equal(precond_version_parse("1.12.1-rc3", &v), 0);
     const char *bad[] = {"",        "v",    "1",    "latest", "1.x",      "1..2",
                          "1.2.3.4", "a1.2", "1.2 ", "1.2_3",  "9999999.1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(policy_version_parse(bad[i], &v), -1);
+        assert_int_equal(precond_version_parse(bad[i], &v), -1);
     }
-    assert_int_equal(policy_version_parse(NULL, &v), -1);
+    assert_int_equal(precond_version_parse(NULL, &v), -1);
     struct semver a;
     struct semver b;
-    policy_version_parse("3.24.1", &a);
-    policy_version_parse("3.24.0", &b);
-    assert_true(policy_version_cmp(&a, &b) > 0);
-    policy_version_parse("3.9.9", &b);
-    assert_true(policy_version_cmp(&a, &b) > 0); /* numeric, not text */
-    policy_version_parse("v3.24.1-gke.3", &b);
-    assert_int_equal(policy_version_cmp(&a, &b), 0);
+    precond_version_parse("3.24.1", &a);
+    precond_version_parse("3.24.0", &b);
+    assert_true(precond_version_cmp(&a, &b) > 0);
+    precond_version_parse("3.9.9", &b);
+    assert_true(precond_version_cmp(&a, &b) > 0); /* numeric, not text */
+    precond_version_parse("v3.24.1-gke.3", &b);
+    assert_int_equal(precond_version_cmp(&a, &b), 0);
 }
 
 static void image_tags(void **state)
@@ -136,44 +136,44 @@ static void preconditions(void **state)
     (void)state;
     struct stk_error why = {0};
     struct net_plugin calico = {"calico", "3.26.1"};
-    assert_int_equal(policy_check_isolate("prod-aks", "v1.29.7", &calico, &why), STK_OK);
-    assert_int_equal(policy_check_isolate("prod-aks", "v1.27.0", &calico, &why), STK_OK);
-    assert_int_equal(policy_check_isolate("prod-aks", "1.26.0-gke.100", &calico, &why),
+    assert_int_equal(precond_check_isolate("prod-aks", "v1.29.7", &calico, &why), STK_OK);
+    assert_int_equal(precond_check_isolate("prod-aks", "v1.27.0", &calico, &why), STK_OK);
+    assert_int_equal(precond_check_isolate("prod-aks", "1.26.0-gke.100", &calico, &why),
                      STK_EFORBIDDEN);
     assert_string_equal(why.msg, "isolate needs Kubernetes 1.27 or later; cluster prod-aks runs "
                                  "1.26");
-    assert_int_equal(policy_check_isolate("prod-aks", "v0.99.0", &calico, &why), STK_EFORBIDDEN);
-    assert_int_equal(policy_check_isolate("prod-aks", "v2.0.0", &calico, &why), STK_OK);
-    assert_int_equal(policy_check_isolate("x", "banana", &calico, &why), STK_EFORBIDDEN);
+    assert_int_equal(precond_check_isolate("prod-aks", "v0.99.0", &calico, &why), STK_EFORBIDDEN);
+    assert_int_equal(precond_check_isolate("prod-aks", "v2.0.0", &calico, &why), STK_OK);
+    assert_int_equal(precond_check_isolate("x", "banana", &calico, &why), STK_EFORBIDDEN);
     assert_non_null(strstr(why.msg, "cannot be read (\"banana\")"));
 
     struct net_plugin old = {"calico", "3.20.0"};
-    assert_int_equal(policy_check_isolate("prod-aks", "v1.29.7", &old, &why), STK_EFORBIDDEN);
+    assert_int_equal(precond_check_isolate("prod-aks", "v1.29.7", &old, &why), STK_EFORBIDDEN);
     assert_non_null(strstr(why.msg, "calico 3.20.0 is older than 3.24.1"));
     assert_non_null(strstr(why.msg, "prod-aks"));
 
     struct net_plugin exact = {"calico", "3.24.1"};
-    assert_int_equal(policy_check_isolate("c", "v1.29.7", &exact, &why), STK_OK);
+    assert_int_equal(precond_check_isolate("c", "v1.29.7", &exact, &why), STK_OK);
     struct net_plugin cilium = {"cilium", "1.13.1"};
-    assert_int_equal(policy_check_isolate("c", "v1.29.7", &cilium, &why), STK_OK);
+    assert_int_equal(precond_check_isolate("c", "v1.29.7", &cilium, &why), STK_OK);
     struct net_plugin cilium_old = {"cilium", "1.13.0"};
-    assert_int_equal(policy_check_isolate("c", "v1.29.7", &cilium_old, &why), STK_EFORBIDDEN);
+    assert_int_equal(precond_check_isolate("c", "v1.29.7", &cilium_old, &why), STK_EFORBIDDEN);
     assert_non_null(strstr(why.msg, "cilium 1.13.0 is older than 1.13.1"));
     struct net_plugin npm = {"azure-npm", "1.5.34"};
-    assert_int_equal(policy_check_isolate("c", "v1.29.7", &npm, &why), STK_OK);
+    assert_int_equal(precond_check_isolate("c", "v1.29.7", &npm, &why), STK_OK);
     struct net_plugin aws = {"aws-node", "1.15.0"};
-    assert_int_equal(policy_check_isolate("c", "v1.29.7", &aws, &why), STK_EFORBIDDEN);
+    assert_int_equal(precond_check_isolate("c", "v1.29.7", &aws, &why), STK_EFORBIDDEN);
     struct net_plugin aws_ok = {"aws-node", "1.18.3-eksbuild.1"};
-    assert_int_equal(policy_check_isolate("c", "v1.29.7", &aws_ok, &why), STK_OK);
+    assert_int_equal(precond_check_isolate("c", "v1.29.7", &aws_ok, &why), STK_OK);
 
     struct net_plugin none = {"none", ""};
-    assert_int_equal(policy_check_isolate("dev", "v1.29.7", &none, &why), STK_EFORBIDDEN);
+    assert_int_equal(precond_check_isolate("dev", "v1.29.7", &none, &why), STK_EFORBIDDEN);
     assert_non_null(strstr(why.msg, "cluster dev has none"));
     struct net_plugin unknown = {"calico", ""};
-    assert_int_equal(policy_check_isolate("dev", "v1.29.7", &unknown, &why), STK_EFORBIDDEN);
+    assert_int_equal(precond_check_isolate("dev", "v1.29.7", &unknown, &why), STK_EFORBIDDEN);
     assert_non_null(strstr(why.msg, "cannot be read from its image tag"));
     /* The Kubernetes version is checked first. */
-    assert_int_equal(policy_check_isolate("dev", "v1.20.1", &none, &why), STK_EFORBIDDEN);
+    assert_int_equal(precond_check_isolate("dev", "v1.20.1", &none, &why), STK_EFORBIDDEN);
     assert_non_null(strstr(why.msg, "runs 1.20"));
 }
 
