@@ -49,7 +49,8 @@ static const char *const sql[SQL_N_] = {
                  " OR instr(a.comment, ?7) > 0)"
                  " ORDER BY a.id DESC LIMIT ?8",
     [SQL_MOVE] = "UPDATE actions SET status = coalesce(?2, status),"
-                 " dispatched_at = CASE WHEN ?2 = 'dispatched' THEN ?3 ELSE dispatched_at END,"
+                 " dispatched_at = CASE WHEN ?2 = 'dispatched' OR (?4 AND dispatched_at = 0) THEN ?3"
+                 " ELSE dispatched_at END,"
                  " finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled') THEN ?3"
                  " ELSE finished_at END,"
                  " acked_at = CASE WHEN ?4 THEN ?3 ELSE acked_at END,"
