@@ -465,11 +465,15 @@ int main(int argc, char **argv)
             const struct alert_in *a = &b.alerts[i];
             struct prepared *p = &pp[i];
             store_alerts_ikey(p->ikey, a->first_ms, a->key);
-            p->evidence = a->evidence ? json_dumps(a->evidence, JSON_COMPACT) : NULL;
+            p->evidence = a->evidence_json ? strdup(a->evidence_json)
+                          : a->evidence    ? json_dumps(a->evidence, JSON_COMPACT)
+                                           : NULL;
             p->group[0] = '\0';
             for (int e = 0; e < a->n_entities; e++) {
                 const struct entity_ref *r = &a->entities[e];
-                p->props[e] = r->props ? json_dumps(r->props, JSON_COMPACT) : NULL;
+                p->props[e] = r->props_json ? strdup(r->props_json)
+                              : r->props    ? json_dumps(r->props, JSON_COMPACT)
+                                            : NULL;
                 svc_ingest_entity_cluster(r, a->cluster, p->ecluster[e], sizeof(p->ecluster[e]));
                 if (r->kind == ENT_NAMESPACE) {
                     snprintf(p->group, sizeof(p->group), "%s", r->key);

@@ -326,18 +326,32 @@ enum tactic alert_tactic_of_technique(const char *technique)
     return TACTIC_NONE;
 }
 
+/* A block of an alert's strings: `used` of `cap` bytes of `data`. */
+struct alert_strs {
+    struct alert_strs *next;
+    size_t used, cap;
+    char data[];
+};
+
 void ingest_batch_init(struct ingest_batch *b)
 {
     memset(b, 0, sizeof(*b));
 }
 
-static void alert_release(struct alert_in *a)
+void alert_release(struct alert_in *a)
 {
     free(a->description);
     json_decref(a->evidence);
+    free(a->evidence_json);
     for (int i = 0; i < a->n_entities; i++) {
         json_decref(a->entities[i].props);
     }
+    while (a->strs != NULL) {
+        struct alert_strs *next = a->strs->next;
+        free(a->strs);
+        a->strs = next;
+    }
+    memset(a, 0, sizeof(*a));
 }
 
 void ingest_batch_release(struct ingest_batch *b)
@@ -359,6 +373,25 @@ void ingest_batch_release(struct ingest_batch *b)
     ingest_batch_init(b);
 }
 
+/* Grows the array `*items` (`*cap` elements of `size` bytes) to hold at
+ * least `want` elements, at most INGEST_MAX_ELEMENTS. */
+static enum stk_err grow_to(void **items, size_t *cap, size_t size, size_t want)
+{
+    if (want > INGEST_MAX_ELEMENTS) {
+        want = INGEST_MAX_ELEMENTS;
+    }
+    if (want <= *cap) {
+        return STK_OK;
+    }
+    void *p = realloc(*items, want * size);
+    if (p == NULL) {
+        return STK_ENOMEM;
+    }
+    *items = p;
+    *cap = want;
+    return STK_OK;
+}
+
 /* Appends one zeroed element of `size` bytes to the array `*items` (with
  * `*n` used of `*cap`), growing it geometrically up to the element cap. */
 static void *grow_add(void **items, size_t *n, size_t *cap, size_t size)
@@ -366,22 +399,26 @@ static void *grow_add(void **items, size_t *n, size_t *cap, size_t size)
     if (*n >= INGEST_MAX_ELEMENTS) {
         return NULL;
     }
-    if (*n == *cap) {
-        size_t ncap = *cap == 0 ? 8 : *cap * 2;
-        if (ncap > INGEST_MAX_ELEMENTS) {
-            ncap = INGEST_MAX_ELEMENTS;
-        }
-        void *p = realloc(*items, ncap * size);
-        if (p == NULL) {
-            return NULL;
-        }
-        *items = p;
-        *cap = ncap;
+    if (*n == *cap && grow_to(items, cap, size, *cap == 0 ? 8 : *cap * 2) != STK_OK) {
+        return NULL;
     }
     char *e = (char *)*items + *n * size;
     memset(e, 0, size);
     (*n)++;
     return e;
+}
+
+enum stk_err ingest_batch_reserve(struct ingest_batch *b, size_t alerts, size_t procs)
+{
+    void *items = b->alerts;
+    enum stk_err rc = grow_to(&items, &b->cap_alerts, sizeof(*b->alerts), b->n_alerts + alerts);
+    b->alerts = items;
+    if (rc == STK_OK) {
+        items = b->procs;
+        rc = grow_to(&items, &b->cap_procs, sizeof(*b->procs), b->n_procs + procs);
+        b->procs = items;
+    }
+    return rc;
 }
 
 struct alert_in *ingest_batch_add_alert(struct ingest_batch *b)
@@ -412,6 +449,41 @@ struct audit_k8s_event *ingest_batch_add_audit(struct ingest_batch *b)
     return e;
 }
 
+/* Bytes of the first block of an alert's strings: a Falco alert's (7
+ * keys and names, a pod's and a container's display facts: at most ~700
+ * bytes) fit in one. */
+#define STRS_FIRST_BLOCK 1024
+
+/* A copy of `s` (`len` bytes and a terminator) in the alert's blocks. */
+static const char *strs_copy(struct alert_in *a, const char *s, size_t len)
+{
+    struct alert_strs *blk = a->strs;
+    if (blk == NULL || blk->cap - blk->used < len + 1) {
+        size_t cap = blk == NULL ? STRS_FIRST_BLOCK - sizeof(*blk) : blk->cap * 2;
+        cap = cap < len + 1 ? len + 1 : cap;
+        blk = malloc(sizeof(*blk) + cap);
+        if (blk == NULL) {
+            return NULL;
+        }
+        blk->next = a->strs;
+        blk->used = 0;
+        blk->cap = cap;
+        a->strs = blk;
+    }
+    char *out = blk->data + blk->used;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    blk->used += len + 1;
+    return out;
+}
+
+const char *alert_entity_default_name(const char *key)
+{
+    const char *slash = strrchr(key, '/');
+    const char *colon = strchr(key, ':');
+    return slash != NULL ? slash + 1 : colon != NULL ? colon + 1 : key;
+}
+
 struct entity_ref *alert_add_entity(struct alert_in *a, enum entity_kind kind, const char *key,
                                     const char *name)
 {
@@ -426,22 +498,31 @@ struct entity_ref *alert_add_entity(struct alert_in *a, enum entity_kind kind, c
     if (a->n_entities >= ALERT_MAX_ENTITIES) {
         return NULL;
     }
-    if (name == NULL) {
-        const char *slash = strrchr(key, '/');
-        const char *colon = strchr(key, ':');
-        name = slash != NULL ? slash + 1 : colon != NULL ? colon + 1 : key;
-    }
     size_t klen = strlen(key);
-    size_t nlen = strlen(name);
+    /* The default name is the key's last part: it shares the key's copy. */
+    size_t name_at = name == NULL ? (size_t)(alert_entity_default_name(key) - key) : 0;
+    size_t nlen = strlen(name != NULL ? name : key + name_at);
     if (klen >= ALERT_KEY_MAX || nlen >= ALERT_NAME_MAX) {
         return NULL;
     }
+    const char *k = strs_copy(a, key, klen);
+    if (k == NULL) {
+        return NULL;
+    }
+    const char *n = name == NULL ? k + name_at : strs_copy(a, name, nlen);
+    if (n == NULL) {
+        return NULL;
+    }
     struct entity_ref *e = &a->entities[a->n_entities++];
-    memset(e, 0, sizeof(*e));
-    e->kind = kind;
-    memcpy(e->key, key, klen + 1);
-    memcpy(e->name, name, nlen + 1);
+    *e = (struct entity_ref){.kind = kind, .key = k, .name = n};
     return e;
+}
+
+enum stk_err alert_entity_set_props_json(struct alert_in *a, struct entity_ref *e, const char *json,
+                                         size_t len)
+{
+    e->props_json = strs_copy(a, json, len);
+    return e->props_json != NULL ? STK_OK : STK_ENOMEM;
 }
 
 void alert_key(unsigned char out[16], const char *const *parts, size_t n)

@@ -101,17 +101,30 @@ enum tactic alert_tactic_of_technique(const char *technique);
  *   image:REPO[:TAG|@DIGEST]  registry:HOST  identity:C/NAME (Kubernetes
  *   users and service accounts) or identity:NAME (cloud principals)
  *   ip:ADDR  cloud-resource:PROVIDER/ID
- * where C is the cluster name. `props` (owned, may be NULL) holds display
- * facts: {"namespace","image","labels",...}. */
+ * where C is the cluster name. `key` and `name` (shorter than
+ * ALERT_KEY_MAX and ALERT_NAME_MAX) are owned by the alert (its `strs`) and
+ * never move while it lives. Display facts ({"namespace","image",
+ * "labels",...}) are in `props` (owned, may be NULL) or, written directly
+ * as compact JSON, in `props_json` (in `strs`, may be NULL): parsers set
+ * one of the two. */
 struct entity_ref {
     enum entity_kind kind;
-    char key[ALERT_KEY_MAX];
-    char name[ALERT_NAME_MAX];
+    const char *key;
+    const char *name;
     json_t *props;
+    const char *props_json;
 };
 
+/* Where an alert keeps its entities' strings (alert.c): blocks that stay
+ * put while the batch's alerts array grows and moves, so the store can
+ * borrow keys. */
+struct alert_strs;
+
 /* One normalised alert. Strings are fixed buffers except `description`
- * (owned, may be NULL) and `evidence` (owned object, may be NULL). */
+ * (owned, may be NULL), the entity keys and names, `evidence` (owned
+ * object, may be NULL) and `evidence_json` (owned, may be NULL): parsers
+ * set one of the two, the text when they write it directly (Falco, the
+ * busiest format), and the store keeps `evidence_json` when set. */
 struct alert_in {
     unsigned char key[16]; /* idempotency: equal keys are one alert */
     enum provider provider;
@@ -126,7 +139,9 @@ struct alert_in {
     char cluster[ALERT_CLUSTER_MAX]; /* "" when unknown */
     struct entity_ref entities[ALERT_MAX_ENTITIES];
     int n_entities;
-    json_t *evidence; /* raw event fields: {"process":..,"parent":..,...} */
+    struct alert_strs *strs; /* owned: the entities' keys, names and props_json */
+    json_t *evidence;        /* raw event fields: {"process":..,"parent":..,...} */
+    char *evidence_json;     /* the same as compact JSON text */
     /* When not "", the alert is kept only if this behaviour has never been
      * seen before ("secret-read:C/system:serviceaccount:ns:sa"); svc_ingest
      * records it. Used by rules that flag what an identity is not used to. */
@@ -195,6 +210,10 @@ struct ingest_reject {
 void ingest_batch_init(struct ingest_batch *b);
 /* Frees everything the batch owns; the batch can be reused after init. */
 void ingest_batch_release(struct ingest_batch *b);
+/* Makes room for `alerts` more alerts and `procs` more process events
+ * (capped at INGEST_MAX_ELEMENTS each), so a parser that knows its element
+ * count grows each array once. STK_ENOMEM. */
+enum stk_err ingest_batch_reserve(struct ingest_batch *b, size_t alerts, size_t procs);
 /* Appends a zeroed element and returns it (NULL on ENOMEM or when the
  * batch already holds INGEST_MAX_ELEMENTS of that kind). */
 struct alert_in *ingest_batch_add_alert(struct ingest_batch *b);
@@ -202,10 +221,24 @@ struct proc_event *ingest_batch_add_proc(struct ingest_batch *b);
 struct audit_k8s_event *ingest_batch_add_audit(struct ingest_batch *b);
 
 /* Adds an entity to `a` unless one with the same key is already there.
- * `name` may be NULL (then the last path part of the key). Returns the
- * entity or NULL when the alert is full or the key/name is too long. */
+ * `name` may be NULL (then the last path part of the key). Both are copied
+ * into `a->strs`. Returns the entity or NULL when the alert is full, the
+ * key/name is too long or memory runs out. */
 struct entity_ref *alert_add_entity(struct alert_in *a, enum entity_kind kind, const char *key,
                                     const char *name);
+/* Sets the display facts of `e` (an entity of `a`) to the `len` bytes of
+ * JSON text at `json`, copied into the alert's strings. STK_ENOMEM. */
+enum stk_err alert_entity_set_props_json(struct alert_in *a, struct entity_ref *e, const char *json,
+                                         size_t len);
+
+/* Frees what `a` owns (description, evidence, entity strings and props)
+ * and zeroes it. Alerts of a batch are released by ingest_batch_release();
+ * this is for an alert filled on its own. */
+void alert_release(struct alert_in *a);
+
+/* The name an entity gets when none is given: the part of `key` after its
+ * last '/', else after its first ':', else the whole key (borrowed). */
+const char *alert_entity_default_name(const char *key);
 
 /* BLAKE2b-128 of the concatenation of the NUL-terminated strings in
  * `parts` (each followed by its terminator), for idempotency keys. */

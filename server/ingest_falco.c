@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "ingest_json.h"
 #include "ingest_parse.h"
+#include "jsonw.h"
 
 #define FALCO_PATH_MAX 4096 /* PATH_MAX: executable and file paths */
 #define FALCO_IP_MAX 64
@@ -41,39 +42,43 @@ struct fev {
     int in_container;           /* container.id present and not "host" */
 };
 
-/* String members of output_fields: name, size limit, where it goes. */
+/* A member of output_fields: its key, and its name in rejections (spelt
+ * out here: formatting it per event and field was measurable). */
+#define OF(key) key, "output_fields." key
+
+/* String members of output_fields: names, size limit, where it goes. */
 static const struct {
-    const char *key;
+    const char *key, *field;
     size_t size;
     size_t off;
 } of_strings[] = {
-    {"k8s.pod.name", ALERT_NAME_MAX, offsetof(struct fev, pod)},
-    {"k8s.ns.name", ALERT_NAME_MAX, offsetof(struct fev, ns)},
-    {"container.id", sizeof(((struct proc_event *)0)->container_id), offsetof(struct fev, cid)},
-    {"container.name", ALERT_NAME_MAX, offsetof(struct fev, cname)},
-    {"container.image.repository", ALERT_NAME_MAX, offsetof(struct fev, repo)},
-    {"container.image.tag", ALERT_NAME_MAX, offsetof(struct fev, tag)},
-    {"container.image", ALERT_NAME_MAX, offsetof(struct fev, image_full)},
-    {"container.ip", FALCO_IP_MAX, offsetof(struct fev, cont_ip)},
-    {"proc.name", ALERT_NAME_MAX, offsetof(struct fev, proc_name)},
-    {"proc.cmdline", ALERT_TEXT_MAX, offsetof(struct fev, cmdline)},
-    {"proc.exepath", FALCO_PATH_MAX, offsetof(struct fev, exepath)},
-    {"proc.exe", FALCO_PATH_MAX, offsetof(struct fev, exe)},
-    {"proc.pname", ALERT_NAME_MAX, offsetof(struct fev, pname)},
-    {"proc.pcmdline", ALERT_TEXT_MAX, offsetof(struct fev, pcmdline)},
-    {"user.name", ALERT_NAME_MAX, offsetof(struct fev, user)},
-    {"fd.name", FALCO_PATH_MAX, offsetof(struct fev, fd_name)},
-    {"fd.directory", FALCO_PATH_MAX, offsetof(struct fev, fd_dir)},
-    {"fd.sip", FALCO_IP_MAX, offsetof(struct fev, sip)},
-    {"fd.rip", FALCO_IP_MAX, offsetof(struct fev, rip)},
-    {"fd.cip", FALCO_IP_MAX, offsetof(struct fev, cip)},
-    {"fd.lip", FALCO_IP_MAX, offsetof(struct fev, lip)},
-    {"evt.arg.addr", ALERT_NAME_MAX, offsetof(struct fev, arg_addr)},
-    {"evt.arg.flags", ALERT_TEXT_MAX, offsetof(struct fev, arg_flags)},
-    {"evt.type", ALERT_NAME_MAX, offsetof(struct fev, evt_type)},
-    {"evt.res", ALERT_NAME_MAX, offsetof(struct fev, evt_res)},
-    {"ka.user.name", ALERT_NAME_MAX, offsetof(struct fev, ka_user)},
-    {"ka.target.namespace", ALERT_NAME_MAX, offsetof(struct fev, ka_ns)},
+    {OF("k8s.pod.name"), ALERT_NAME_MAX, offsetof(struct fev, pod)},
+    {OF("k8s.ns.name"), ALERT_NAME_MAX, offsetof(struct fev, ns)},
+    {OF("container.id"), sizeof(((struct proc_event *)0)->container_id), offsetof(struct fev, cid)},
+    {OF("container.name"), ALERT_NAME_MAX, offsetof(struct fev, cname)},
+    {OF("container.image.repository"), ALERT_NAME_MAX, offsetof(struct fev, repo)},
+    {OF("container.image.tag"), ALERT_NAME_MAX, offsetof(struct fev, tag)},
+    {OF("container.image"), ALERT_NAME_MAX, offsetof(struct fev, image_full)},
+    {OF("container.ip"), FALCO_IP_MAX, offsetof(struct fev, cont_ip)},
+    {OF("proc.name"), ALERT_NAME_MAX, offsetof(struct fev, proc_name)},
+    {OF("proc.cmdline"), ALERT_TEXT_MAX, offsetof(struct fev, cmdline)},
+    {OF("proc.exepath"), FALCO_PATH_MAX, offsetof(struct fev, exepath)},
+    {OF("proc.exe"), FALCO_PATH_MAX, offsetof(struct fev, exe)},
+    {OF("proc.pname"), ALERT_NAME_MAX, offsetof(struct fev, pname)},
+    {OF("proc.pcmdline"), ALERT_TEXT_MAX, offsetof(struct fev, pcmdline)},
+    {OF("user.name"), ALERT_NAME_MAX, offsetof(struct fev, user)},
+    {OF("fd.name"), FALCO_PATH_MAX, offsetof(struct fev, fd_name)},
+    {OF("fd.directory"), FALCO_PATH_MAX, offsetof(struct fev, fd_dir)},
+    {OF("fd.sip"), FALCO_IP_MAX, offsetof(struct fev, sip)},
+    {OF("fd.rip"), FALCO_IP_MAX, offsetof(struct fev, rip)},
+    {OF("fd.cip"), FALCO_IP_MAX, offsetof(struct fev, cip)},
+    {OF("fd.lip"), FALCO_IP_MAX, offsetof(struct fev, lip)},
+    {OF("evt.arg.addr"), ALERT_NAME_MAX, offsetof(struct fev, arg_addr)},
+    {OF("evt.arg.flags"), ALERT_TEXT_MAX, offsetof(struct fev, arg_flags)},
+    {OF("evt.type"), ALERT_NAME_MAX, offsetof(struct fev, evt_type)},
+    {OF("evt.res"), ALERT_NAME_MAX, offsetof(struct fev, evt_res)},
+    {OF("ka.user.name"), ALERT_NAME_MAX, offsetof(struct fev, ka_user)},
+    {OF("ka.target.namespace"), ALERT_NAME_MAX, offsetof(struct fev, ka_ns)},
 };
 
 static const struct {
@@ -235,18 +240,19 @@ static enum stk_err check_output_fields(struct ingest_ctx *c, const json_t *of)
 
 static enum stk_err read_output_fields(struct ingest_ctx *c, struct fev *f)
 {
-    char field[96];
+    static const char *const anames[FALCO_ANCESTORS][2] = {
+        {OF("proc.aname[2]")}, {OF("proc.aname[3]")}, {OF("proc.aname[4]")}, {OF("proc.aname[5]")},
+        {OF("proc.aname[6]")}, {OF("proc.aname[7]")}, {OF("proc.aname[8]")}, {OF("proc.aname[9]")},
+    };
     enum stk_err rc = check_output_fields(c, f->of);
     for (size_t i = 0; rc == STK_OK && i < sizeof(of_strings) / sizeof(of_strings[0]); i++) {
         const char **dst = (const char **)((char *)f + of_strings[i].off);
-        snprintf(field, sizeof(field), "output_fields.%s", of_strings[i].key);
-        rc = ingest_str(c, f->of, of_strings[i].key, field, of_strings[i].size, INGEST_NA, dst);
+        rc = ingest_str(c, f->of, of_strings[i].key, of_strings[i].field, of_strings[i].size,
+                        INGEST_NA, dst);
     }
     for (int i = 0; rc == STK_OK && i < FALCO_ANCESTORS; i++) {
-        char key[32];
-        snprintf(key, sizeof(key), "proc.aname[%d]", i + 2);
-        snprintf(field, sizeof(field), "output_fields.%s", key);
-        rc = ingest_str(c, f->of, key, field, ALERT_NAME_MAX, INGEST_NA, &f->aname[i]);
+        rc = ingest_str(c, f->of, anames[i][0], anames[i][1], ALERT_NAME_MAX, INGEST_NA,
+                        &f->aname[i]);
     }
     if (rc == STK_OK) {
         rc = ingest_int(c, f->of, "proc.pid", "output_fields.proc.pid", INGEST_NA, &f->pid,
@@ -290,13 +296,12 @@ static enum stk_err read_time(struct ingest_ctx *c, struct fev *f)
         f->time_text = text;
         return rc;
     }
-    static const char *const keys[] = {"evt.time", "evt.time.iso8601"};
+    static const char *const keys[][2] = {{OF("evt.time")}, {OF("evt.time.iso8601")}};
     for (size_t i = 0; i < 2; i++) {
-        char field[64];
+        const char *field = keys[i][1];
         long long ns;
         int present;
-        snprintf(field, sizeof(field), "output_fields.%s", keys[i]);
-        rc = ingest_int(c, f->of, keys[i], field, INGEST_NA, &ns, &present);
+        rc = ingest_int(c, f->of, keys[i][0], field, INGEST_NA, &ns, &present);
         if (rc != STK_OK) {
             return rc;
         }
@@ -439,14 +444,83 @@ static void registry_of(const char *image, char *out, size_t size)
     out[n] = '\0';
 }
 
+/* One JSON object written lazily: its key (if `name`) and brace come with
+ * its first member, so an object with nothing in it leaves no trace (as
+ * the jansson trees these replace left out empty objects). */
+struct section {
+    struct jw *w;
+    const char *name; /* NULL: a top-level object */
+    int open;
+};
+
+static void sect_key(struct section *s, const char *key)
+{
+    if (!s->open) {
+        if (s->name != NULL) {
+            jw_key(s->w, s->name);
+        }
+        jw_object(s->w);
+        s->open = 1;
+    }
+    jw_key(s->w, key);
+}
+
+/* Absent and empty strings are left out. */
+static void sect_str(struct section *s, const char *key, const char *value)
+{
+    if (value != NULL && value[0] != '\0') {
+        sect_key(s, key);
+        jw_str(s->w, value);
+    }
+}
+
+static void sect_int(struct section *s, const char *key, int present, long long value)
+{
+    if (present) {
+        sect_key(s, key);
+        jw_int(s->w, value);
+    }
+}
+
+static void sect_end(struct section *s)
+{
+    if (s->open) {
+        jw_end(s->w);
+    }
+}
+
+/* Starts the display facts of an entity: an object written into `scratch`. */
+static struct section props_begin(struct jw *w, struct buf *scratch)
+{
+    buf_reset(scratch);
+    jw_init(w, scratch);
+    return (struct section){w, NULL, 0};
+}
+
+/* Ends them and keeps them as the props of `e` (none when empty). */
+static enum stk_err props_keep(struct ingest_ctx *c, struct alert_in *a, struct entity_ref *e,
+                               struct section *props)
+{
+    sect_end(props);
+    const struct buf *b = props->w->b;
+    if (props->w->rc != STK_OK) {
+        return ingest_fail(c, props->w->rc, "cannot write the entity's properties (%s)",
+                           stk_err_name(props->w->rc));
+    }
+    if (props->open && alert_entity_set_props_json(a, e, b->data, b->len) != STK_OK) {
+        return ingest_fail(c, STK_ENOMEM, "out of memory");
+    }
+    return STK_OK;
+}
+
+/* `scratch` holds the entities' display facts while they are written. */
 static enum stk_err build_entities(struct ingest_ctx *c, struct alert_in *a, const struct fev *f,
-                                   const char *cluster)
+                                   const char *cluster, struct buf *scratch)
 {
     const char *ck = cluster[0] != '\0' ? cluster : "-";
     const char *ns = f->ns != NULL ? f->ns : f->ka_ns;
     struct entity_ref *e;
     enum stk_err rc = STK_OK;
-    int bad = 0;
     if (cluster[0] != '\0') {
         rc = ingest_entity(c, a, ENT_CLUSTER, cluster, NULL, "cluster", "cluster:%s", cluster);
     }
@@ -462,32 +536,31 @@ static enum stk_err build_entities(struct ingest_ctx *c, struct alert_in *a, con
     if (rc == STK_OK && f->pod != NULL && f->pod[0] != '\0') {
         rc = ingest_entity(c, a, ENT_POD, f->pod, &e, "output_fields.k8s.pod.name", "pod:%s/%s/%s",
                            ck, ns != NULL && ns[0] != '\0' ? ns : "-", f->pod);
-        if (rc == STK_OK && e != NULL && e->props == NULL) {
-            e->props = json_object();
-            bad |= e->props == NULL;
-            if (e->props != NULL) {
-                bad |= ingest_set_str(e->props, "namespace", ns);
-                bad |= ingest_set_str(e->props, "cluster", cluster);
-                bad |= ingest_set_str(e->props, "image", f->image);
-                bad |= ingest_set_str(e->props, "container_id", f->in_container ? f->cid : NULL);
-                if (f->labels != NULL) {
-                    bad |= json_object_set_new(e->props, "labels", json_deep_copy(f->labels));
-                }
+        if (rc == STK_OK && e != NULL && e->props_json == NULL) {
+            struct jw w;
+            struct section props = props_begin(&w, scratch);
+            sect_str(&props, "namespace", ns);
+            sect_str(&props, "cluster", cluster);
+            sect_str(&props, "image", f->image);
+            sect_str(&props, "container_id", f->in_container ? f->cid : NULL);
+            if (f->labels != NULL) {
+                sect_key(&props, "labels");
+                jw_json(&w, f->labels);
             }
+            rc = props_keep(c, a, e, &props);
         }
     }
     if (rc == STK_OK && f->in_container) {
         const char *name = f->cname != NULL && f->cname[0] != '\0' ? f->cname : f->cid;
         rc = ingest_entity(c, a, ENT_CONTAINER, name, &e, "output_fields.container.id",
                            "container:%s/%s", ck, f->cid);
-        if (rc == STK_OK && e != NULL && e->props == NULL) {
-            e->props = json_object();
-            bad |= e->props == NULL;
-            if (e->props != NULL) {
-                bad |= ingest_set_str(e->props, "image", f->image);
-                bad |= ingest_set_str(e->props, "pod", f->pod);
-                bad |= ingest_set_str(e->props, "namespace", ns);
-            }
+        if (rc == STK_OK && e != NULL && e->props_json == NULL) {
+            struct jw w;
+            struct section props = props_begin(&w, scratch);
+            sect_str(&props, "image", f->image);
+            sect_str(&props, "pod", f->pod);
+            sect_str(&props, "namespace", ns);
+            rc = props_keep(c, a, e, &props);
         }
     }
     if (rc == STK_OK && f->image[0] != '\0') {
@@ -510,107 +583,142 @@ static enum stk_err build_entities(struct ingest_ctx *c, struct alert_in *a, con
         rc = ingest_entity(c, a, ENT_IDENTITY, f->ka_user, NULL, "output_fields.ka.user.name",
                            "identity:%s/%s", ck, f->ka_user);
     }
-    /* Entities without display facts carry no props object. */
-    for (int i = 0; i < a->n_entities; i++) {
-        if (a->entities[i].props != NULL && json_object_size(a->entities[i].props) == 0) {
-            json_decref(a->entities[i].props);
-            a->entities[i].props = NULL;
-        }
-    }
-    if (rc == STK_OK && bad) {
-        rc = ingest_fail(c, STK_ENOMEM, "out of memory");
-    }
     return rc;
 }
 
-/* Builds one evidence section; returns NULL on ENOMEM. */
-static json_t *section(void)
+/* The members of the evidence object of an event's alerts. */
+static void write_evidence(struct jw *w, const struct fev *f)
 {
-    return json_object();
+    struct section proc = {w, "process", 0};
+    sect_str(&proc, "name", f->proc_name);
+    sect_str(&proc, "cmdline", f->cmdline);
+    sect_str(&proc, "exepath", f->exepath);
+    sect_int(&proc, "pid", f->has_pid, f->pid);
+    sect_str(&proc, "user", f->user);
+    sect_end(&proc);
+
+    struct section parent = {w, "parent", 0};
+    sect_str(&parent, "name", f->pname);
+    sect_int(&parent, "pid", f->has_ppid, f->ppid);
+    sect_str(&parent, "cmdline", f->pcmdline);
+    if (f->aname[0] != NULL) {
+        sect_key(&parent, "ancestors");
+        jw_array(w);
+        for (int i = 0; i < FALCO_ANCESTORS && f->aname[i] != NULL; i++) {
+            jw_str(w, f->aname[i]);
+        }
+        jw_end(w);
+    }
+    sect_end(&parent);
+
+    int net_fd = fd_is_network(f->fd_name);
+    struct section file = {w, "file", 0};
+    sect_str(&file, "name", net_fd ? NULL : f->fd_name);
+    sect_str(&file, "directory", f->fd_dir);
+    sect_end(&file);
+
+    struct section cont = {w, "container", 0};
+    sect_str(&cont, "id", f->cid);
+    sect_str(&cont, "name", f->cname);
+    sect_str(&cont, "image", f->image);
+    sect_end(&cont);
+
+    struct section pod = {w, "pod", 0};
+    sect_str(&pod, "name", f->pod);
+    sect_str(&pod, "namespace", f->ns);
+    sect_end(&pod);
+
+    struct section net = {w, "network", 0};
+    sect_str(&net, "connection", net_fd ? f->fd_name : NULL);
+    sect_str(&net, "remote_ip", f->rip);
+    sect_str(&net, "server_ip", f->sip);
+    sect_int(&net, "server_port", f->has_sport, f->sport);
+    sect_str(&net, "client_ip", f->cip);
+    sect_int(&net, "client_port", f->has_cport, f->cport);
+    sect_str(&net, "local_ip", f->lip);
+    sect_str(&net, "address", f->arg_addr);
+    sect_end(&net);
+
+    struct section falco = {w, "falco", 0};
+    sect_str(&falco, "rule", f->rule);
+    sect_str(&falco, "priority", f->priority);
+    sect_str(&falco, "source", f->source);
+    if (f->tags != NULL) {
+        sect_key(&falco, "tags");
+        jw_json(w, f->tags);
+    }
+    sect_str(&falco, "hostname", f->hostname);
+    sect_str(&falco, "uuid", f->uuid);
+    sect_str(&falco, "event_type", f->evt_type);
+    if (f->of != NULL) {
+        sect_key(&falco, "output_fields");
+        jw_json(w, f->of);
+    }
+    sect_end(&falco);
 }
 
-static json_t *build_evidence(const struct fev *f)
+/* The "drift" member of a drift alert's evidence. */
+static void write_drift(struct jw *w, const struct fev *f)
 {
-    int bad = 0;
-    json_t *ev = json_object();
-    json_t *proc = section(), *parent = section(), *file = section(), *cont = section();
-    json_t *pod = section(), *net = section(), *falco = section(), *anc = json_array();
-    if (ev == NULL || proc == NULL || parent == NULL || file == NULL || cont == NULL ||
-        pod == NULL || net == NULL || falco == NULL || anc == NULL) {
-        bad = 1;
-        goto out;
+    struct section drift = {w, "drift", 0};
+    sect_str(&drift, "executable", f->exepath);
+    sect_key(&drift, "upper_layer");
+    jw_bool(w, f->upper || has_flag(f->arg_flags, "EXE_UPPER_LAYER"));
+    sect_key(&drift, "from_memfd");
+    jw_bool(w, f->memfd || has_flag(f->arg_flags, "EXE_FROM_MEMFD"));
+    sect_str(&drift, "flags", f->arg_flags);
+    sect_str(&drift, "falco_rule", f->rule);
+    sect_end(&drift);
+}
+
+/* A copy of the `len` bytes at `text` followed by `tail`. NULL on ENOMEM. */
+static char *text_dup(const char *text, size_t len, const char *tail)
+{
+    size_t tlen = strlen(tail);
+    char *out = malloc(len + tlen + 1);
+    if (out != NULL) {
+        memcpy(out, text, len);
+        memcpy(out + len, tail, tlen + 1);
     }
-    bad |= ingest_set_str(proc, "name", f->proc_name);
-    bad |= ingest_set_str(proc, "cmdline", f->cmdline);
-    bad |= ingest_set_str(proc, "exepath", f->exepath);
-    if (f->has_pid) {
-        bad |= ingest_set_int(proc, "pid", f->pid);
+    return out;
+}
+
+/* Writes the evidence of the event's alert (alerts[first]) and, with
+ * `drift`, of its drift alert (alerts[first + 1]): the same object, the
+ * latter with a "drift" member more. The text is written straight into
+ * `scratch`, as json_dumps() of the same jansson tree would have. */
+static enum stk_err set_evidence(struct ingest_ctx *c, struct ingest_batch *out, size_t first,
+                                 int drift, const struct fev *f, struct buf *scratch)
+{
+    struct jw w;
+    buf_reset(scratch);
+    jw_init(&w, scratch);
+    jw_object(&w);
+    write_evidence(&w, f);
+    size_t base = scratch->len;
+    if (drift) {
+        write_drift(&w, f);
     }
-    bad |= ingest_set_str(proc, "user", f->user);
-    bad |= ingest_set_str(parent, "name", f->pname);
-    if (f->has_ppid) {
-        bad |= ingest_set_int(parent, "pid", f->ppid);
+    jw_end(&w);
+    if (w.rc == STK_ETOOBIG) {
+        return ingest_fail(c, w.rc, "the evidence of the event exceeds %zu bytes", scratch->max);
     }
-    bad |= ingest_set_str(parent, "cmdline", f->pcmdline);
-    for (int i = 0; i < FALCO_ANCESTORS && f->aname[i] != NULL; i++) {
-        bad |= json_array_append_new(anc, json_string(f->aname[i]));
+    if (w.rc != STK_OK) {
+        return ingest_fail(c, w.rc, "cannot write the evidence (%s)", stk_err_name(w.rc));
     }
-    bad |= ingest_set_nonempty(parent, "ancestors", anc);
-    anc = NULL;
-    int net_fd = fd_is_network(f->fd_name);
-    bad |= ingest_set_str(file, "name", net_fd ? NULL : f->fd_name);
-    bad |= ingest_set_str(file, "directory", f->fd_dir);
-    bad |= ingest_set_str(cont, "id", f->cid);
-    bad |= ingest_set_str(cont, "name", f->cname);
-    bad |= ingest_set_str(cont, "image", f->image);
-    bad |= ingest_set_str(pod, "name", f->pod);
-    bad |= ingest_set_str(pod, "namespace", f->ns);
-    bad |= ingest_set_str(net, "connection", net_fd ? f->fd_name : NULL);
-    bad |= ingest_set_str(net, "remote_ip", f->rip);
-    bad |= ingest_set_str(net, "server_ip", f->sip);
-    if (f->has_sport) {
-        bad |= ingest_set_int(net, "server_port", f->sport);
+    struct alert_in *a = &out->alerts[first];
+    a->evidence_json =
+        drift ? text_dup(scratch->data, base, "}") : text_dup(scratch->data, scratch->len, "");
+    if (a->evidence_json == NULL) {
+        return ingest_fail(c, STK_ENOMEM, "out of memory");
     }
-    bad |= ingest_set_str(net, "client_ip", f->cip);
-    if (f->has_cport) {
-        bad |= ingest_set_int(net, "client_port", f->cport);
+    if (drift) {
+        a[1].evidence_json = text_dup(scratch->data, scratch->len, "");
+        if (a[1].evidence_json == NULL) {
+            return ingest_fail(c, STK_ENOMEM, "out of memory");
+        }
     }
-    bad |= ingest_set_str(net, "local_ip", f->lip);
-    bad |= ingest_set_str(net, "address", f->arg_addr);
-    bad |= ingest_set_str(falco, "rule", f->rule);
-    bad |= ingest_set_str(falco, "priority", f->priority);
-    bad |= ingest_set_str(falco, "source", f->source);
-    if (f->tags != NULL) {
-        bad |= json_object_set_new(falco, "tags", json_deep_copy(f->tags));
-    }
-    bad |= ingest_set_str(falco, "hostname", f->hostname);
-    bad |= ingest_set_str(falco, "uuid", f->uuid);
-    bad |= ingest_set_str(falco, "event_type", f->evt_type);
-    if (f->of != NULL) {
-        bad |= json_object_set_new(falco, "output_fields", json_deep_copy(f->of));
-    }
-    bad |= ingest_set_nonempty(ev, "process", proc);
-    bad |= ingest_set_nonempty(ev, "parent", parent);
-    bad |= ingest_set_nonempty(ev, "file", file);
-    bad |= ingest_set_nonempty(ev, "container", cont);
-    bad |= ingest_set_nonempty(ev, "pod", pod);
-    bad |= ingest_set_nonempty(ev, "network", net);
-    bad |= ingest_set_nonempty(ev, "falco", falco);
-    proc = parent = file = cont = pod = net = falco = NULL;
-out:
-    json_decref(proc);
-    json_decref(parent);
-    json_decref(file);
-    json_decref(cont);
-    json_decref(pod);
-    json_decref(net);
-    json_decref(falco);
-    json_decref(anc);
-    if (bad) {
-        json_decref(ev);
-        return NULL;
-    }
-    return ev;
+    return STK_OK;
 }
 
 /* The output text without Falco's "HH:MM:SS.nnnnnnnnn: Priority " (or
@@ -683,7 +791,7 @@ static void set_tactic(struct alert_in *a, const struct fev *f)
 }
 
 static enum stk_err fill_alert(struct ingest_ctx *c, struct alert_in *a, const struct fev *f,
-                               const char *cluster)
+                               const char *cluster, struct buf *scratch)
 {
     char *dump = NULL;
     const char *text = f->output;
@@ -713,17 +821,12 @@ static enum stk_err fill_alert(struct ingest_ctx *c, struct alert_in *a, const s
     set_tactic(a, f);
     a->first_ms = a->last_ms = f->ms;
     memcpy(a->cluster, cluster, strlen(cluster) + 1);
-    enum stk_err rc = build_entities(c, a, f, cluster);
-    if (rc != STK_OK) {
-        return rc;
-    }
-    a->evidence = build_evidence(f);
-    return a->evidence != NULL ? STK_OK : ingest_fail(c, STK_ENOMEM, "out of memory");
+    return build_entities(c, a, f, cluster, scratch);
 }
 
 static enum stk_err add_drift(struct ingest_ctx *c, struct ingest_batch *out,
                               const unsigned char first_key[16], const struct fev *f,
-                              const char *cluster)
+                              const char *cluster, struct buf *scratch)
 {
     char hex[33];
     struct alert_in *a;
@@ -741,7 +844,7 @@ static enum stk_err add_drift(struct ingest_ctx *c, struct ingest_batch *out,
     a->tactic = TACTIC_EXECUTION;
     a->first_ms = a->last_ms = f->ms;
     memcpy(a->cluster, cluster, strlen(cluster) + 1);
-    rc = build_entities(c, a, f, cluster);
+    rc = build_entities(c, a, f, cluster, scratch);
     if (rc != STK_OK) {
         return rc;
     }
@@ -764,25 +867,7 @@ static enum stk_err add_drift(struct ingest_ctx *c, struct ingest_batch *out,
     }
     a->description = bad ? NULL : buf_take(&b);
     buf_release(&b);
-
-    a->evidence = build_evidence(f);
-    json_t *drift = json_object();
-    bad |= a->description == NULL || a->evidence == NULL || drift == NULL;
-    if (!bad) {
-        bad |= ingest_set_str(drift, "executable", f->exepath);
-        bad |= json_object_set_new(
-            drift, "upper_layer",
-            json_boolean(f->upper || has_flag(f->arg_flags, "EXE_UPPER_LAYER")));
-        bad |=
-            json_object_set_new(drift, "from_memfd",
-                                json_boolean(f->memfd || has_flag(f->arg_flags, "EXE_FROM_MEMFD")));
-        bad |= ingest_set_str(drift, "flags", f->arg_flags);
-        bad |= ingest_set_str(drift, "falco_rule", f->rule);
-        bad |= json_object_set_new(a->evidence, "drift", drift);
-        drift = NULL;
-    }
-    json_decref(drift);
-    return bad ? ingest_fail(c, STK_ENOMEM, "out of memory") : STK_OK;
+    return a->description == NULL ? ingest_fail(c, STK_ENOMEM, "out of memory") : STK_OK;
 }
 
 static enum stk_err add_proc(struct ingest_ctx *c, struct ingest_batch *out,
@@ -828,8 +913,10 @@ static enum stk_err add_proc(struct ingest_ctx *c, struct ingest_batch *out,
     return STK_OK;
 }
 
+/* `scratch` holds JSON text while it is written (display facts, evidence):
+ * one buffer for the whole request. */
 static enum stk_err parse_event(struct ingest_ctx *c, json_t *ev, const char *cluster,
-                                struct ingest_batch *out)
+                                struct ingest_batch *out, struct buf *scratch)
 {
     struct fev f;
     memset(&f, 0, sizeof(f));
@@ -848,19 +935,24 @@ static enum stk_err parse_event(struct ingest_ctx *c, json_t *ev, const char *cl
         rc = derive(c, &f);
     }
     struct alert_in *a = NULL;
+    size_t first = out->n_alerts;
     if (rc == STK_OK) {
         rc = new_alert(c, out, &a);
     }
     if (rc == STK_OK) {
-        rc = fill_alert(c, a, &f, cluster);
+        rc = fill_alert(c, a, &f, cluster, scratch);
     }
     /* `a` may move when the drift alert grows the array: copy the key. */
     unsigned char key[16];
     if (rc == STK_OK) {
         memcpy(key, a->key, sizeof(key));
     }
-    if (rc == STK_OK && is_drift(&f)) {
-        rc = add_drift(c, out, key, &f, cluster);
+    int drift = is_drift(&f);
+    if (rc == STK_OK && drift) {
+        rc = add_drift(c, out, key, &f, cluster, scratch);
+    }
+    if (rc == STK_OK) {
+        rc = set_evidence(c, out, first, drift, &f, scratch);
     }
     if (rc == STK_OK && (f.proc_name != NULL || f.cmdline != NULL)) {
         rc = add_proc(c, out, key, &f, cluster);
@@ -870,7 +962,7 @@ static enum stk_err parse_event(struct ingest_ctx *c, json_t *ev, const char *cl
 
 /* A JSON array of events. */
 static enum stk_err parse_array(struct ingest_ctx *c, const char *text, size_t len,
-                                const char *cluster, struct ingest_batch *out)
+                                const char *cluster, struct ingest_batch *out, struct buf *scratch)
 {
     char why[200];
     size_t pos = 0;
@@ -885,7 +977,7 @@ static enum stk_err parse_array(struct ingest_ctx *c, const char *text, size_t l
     json_array_foreach(arr, i, ev)
     {
         c->index = (long)i;
-        rc = parse_event(c, ev, cluster, out);
+        rc = parse_event(c, ev, cluster, out, scratch);
         if (rc != STK_OK) {
             break;
         }
@@ -897,7 +989,7 @@ static enum stk_err parse_array(struct ingest_ctx *c, const char *text, size_t l
 /* One object, or objects separated by newlines (NDJSON; blank lines and
  * pretty-printed objects are fine, two objects on one line are not). */
 static enum stk_err parse_stream(struct ingest_ctx *c, const char *text, size_t len,
-                                 const char *cluster, struct ingest_batch *out)
+                                 const char *cluster, struct ingest_batch *out, struct buf *scratch)
 {
     size_t pos = 0;
     for (long idx = 0;; idx++) {
@@ -926,7 +1018,7 @@ static enum stk_err parse_stream(struct ingest_ctx *c, const char *text, size_t 
                              "separated by newlines)");
         }
         if (rc == STK_OK) {
-            rc = parse_event(c, ev, cluster, out);
+            rc = parse_event(c, ev, cluster, out, scratch);
         }
         json_decref(ev);
         if (rc != STK_OK) {
@@ -940,10 +1032,15 @@ enum stk_err ingest_parse_falco(const char *body, size_t len, const char *cluste
 {
     struct ingest_ctx c;
     struct ingest_scan scan;
+    struct buf scratch;
     char *quoted = NULL;
     size_t qlen = 0;
     enum stk_err rc;
     ingest_ctx_init(&c, rej);
+    /* The JSON text written per event: an event's strings appear at most
+     * twice in its evidence (a section and output_fields), escaped no
+     * longer than in the body. */
+    buf_init(&scratch, 4 * len + 65536);
     if (cluster == NULL) {
         cluster = "";
     }
@@ -973,10 +1070,16 @@ enum stk_err ingest_parse_falco(const char *body, size_t len, const char *cluste
         body = quoted;
         len = qlen;
     }
+    /* One growth of each array: an alert and a process event per event,
+     * and room for the drift alerts of one event in eight. */
+    if (ingest_batch_reserve(out, scan.elements + scan.elements / 8, scan.elements) != STK_OK) {
+        rc = ingest_fail(&c, STK_ENOMEM, "out of memory");
+        goto out;
+    }
     if (scan.first == '[') {
-        rc = parse_array(&c, body, len, cluster, out);
+        rc = parse_array(&c, body, len, cluster, out, &scratch);
     } else if (scan.first == '{') {
-        rc = parse_stream(&c, body, len, cluster, out);
+        rc = parse_stream(&c, body, len, cluster, out, &scratch);
     } else {
         rc = ingest_fail(&c, STK_EINVAL,
                          "expected a JSON object, an array of objects or "
@@ -984,6 +1087,7 @@ enum stk_err ingest_parse_falco(const char *body, size_t len, const char *cluste
     }
 out:
     free(quoted);
+    buf_release(&scratch);
     if (rc != STK_OK) {
         ingest_batch_release(out);
     }

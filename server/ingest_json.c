@@ -103,6 +103,29 @@ static void value_start(struct scanner *sc, char ch)
     }
 }
 
+/* Where the string whose contents start at `i` ends: its closing quote,
+ * the first one after an even number of backslashes (`stop` if none).
+ * Bodies are mostly strings: memchr finds the quotes. */
+static size_t string_end(const char *body, size_t i, size_t stop)
+{
+    size_t start = i;
+    while (i < stop) {
+        const char *q = memchr(body + i, '"', stop - i);
+        if (q == NULL) {
+            break;
+        }
+        size_t at = (size_t)(q - body), n = 0;
+        while (at - n > start && body[at - n - 1] == '\\') {
+            n++;
+        }
+        if (n % 2 == 0) {
+            return at;
+        }
+        i = at + 1;
+    }
+    return stop;
+}
+
 /* Scans up to `stop` bytes. Returns 1 when nesting passed the limit (the
  * scan stops there), else 0. */
 static int scan(const char *body, size_t len, size_t stop, struct scanner *sc)
@@ -121,11 +144,7 @@ static int scan(const char *body, size_t len, size_t stop, struct scanner *sc)
         }
         if (ch == '"') {
             value_start(sc, ch);
-            for (i++; i < stop && body[i] != '"'; i++) {
-                if (body[i] == '\\') {
-                    i++;
-                }
-            }
+            i = string_end(body, i + 1, stop);
             continue;
         }
         if (is_token_char(ch)) {
@@ -595,10 +614,14 @@ enum stk_err ingest_entity(struct ingest_ctx *c, struct alert_in *a, enum entity
                            alert_entity_kind_name(kind), ALERT_NAME_MAX - 1);
     }
     struct entity_ref *e = alert_add_entity(a, kind, key, name);
-    if (e == NULL && name == NULL && a->n_entities < ALERT_MAX_ENTITIES) {
-        /* The default name (the key's last part) was too long. */
-        return ingest_fail(c, STK_EINVAL, "%s: the %s entity name exceeds %d bytes", what,
-                           alert_entity_kind_name(kind), ALERT_NAME_MAX - 1);
+    if (e == NULL && a->n_entities < ALERT_MAX_ENTITIES) {
+        /* Not full: the default name (the key's last part) was too long,
+         * or memory ran out. */
+        if (name == NULL && strlen(alert_entity_default_name(key)) >= ALERT_NAME_MAX) {
+            return ingest_fail(c, STK_EINVAL, "%s: the %s entity name exceeds %d bytes", what,
+                               alert_entity_kind_name(kind), ALERT_NAME_MAX - 1);
+        }
+        return ingest_fail(c, STK_ENOMEM, "out of memory");
     }
     if (out != NULL) {
         *out = e;

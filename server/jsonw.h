@@ -1,10 +1,13 @@
-/* A streaming JSON writer for the hot read endpoints (the incident queue and
- * the incident record), where building a jansson tree per request cost more
- * than the queries (MEASURED.md: ~110 us of jansson per page). Everything
- * else builds JSON with jansson (STYLE section 6); this writer is the one
- * exception, and it never formats JSON with printf: strings go through
- * jw_str(), which escapes them per RFC 8259, and jw_raw() only takes JSON
- * text that this server produced itself with json_dumps().
+/* A streaming JSON writer for the hot paths: the incident queue and the
+ * incident record, where building a jansson tree per request cost more than
+ * the queries (MEASURED.md: ~110 us of jansson per page), and the evidence
+ * of each ingested Falco alert (a tree, its json_dumps() and its freeing
+ * were ~20% of the server's CPU per event). Everything else builds JSON
+ * with jansson (STYLE section 6); this writer is the one exception, and it
+ * never formats JSON with printf: strings go through jw_str(), which
+ * escapes them per RFC 8259 exactly as json_dumps() does, jw_json() writes
+ * a jansson value, and jw_raw() only takes JSON text that this server
+ * produced itself with json_dumps().
  *
  *     struct jw w;
  *     jw_init(&w, &buf);
@@ -15,6 +18,8 @@
  */
 #ifndef STK_JSONW_H
 #define STK_JSONW_H
+
+#include <jansson.h>
 
 #include "buf.h"
 #include "err.h"
@@ -37,12 +42,17 @@ void jw_array(struct jw *w);
 void jw_end(struct jw *w);
 /* An object key (escaped like a string). */
 void jw_key(struct jw *w, const char *key);
-/* A string: quotes, escapes for '"', '\\' and control characters; bytes
- * that are not valid UTF-8 become U+FFFD. */
+/* A string: quotes, escapes for '"', '\\' and control characters (the
+ * bytes json_dumps() writes for the same string); bytes that are not valid
+ * UTF-8 become U+FFFD. */
 void jw_str(struct jw *w, const char *s);
 void jw_int(struct jw *w, long long v);
 void jw_bool(struct jw *w, int v);
 void jw_null(struct jw *w);
+/* A jansson value, byte for byte as json_dumps(v, JSON_COMPACT) writes it
+ * (members in insertion order). Its nesting is the caller's to bound (the
+ * parsers' pre-scan does); it does not count against JW_MAX_DEPTH. */
+void jw_json(struct jw *w, const json_t *v);
 /* Trusted JSON text (our own json_dumps() output read back from the
  * database); `fallback` ("{}", "[]") when `json` is NULL or empty. */
 void jw_raw(struct jw *w, const char *json, const char *fallback);

@@ -629,10 +629,12 @@ static enum stk_err resolve_entity(struct ingest_ctx *c, const struct alert_in *
     }
     char cluster[ALERT_CLUSTER_MAX];
     svc_ingest_entity_cluster(e, a->cluster, cluster, sizeof(cluster));
-    char *props = e->props ? json_dumps(e->props, JSON_COMPACT) : NULL;
-    rc = store_entities_insert(c->db, e->kind, e->key, e->name, cluster, props, a->last_ms, id,
+    char *dumped =
+        e->props_json == NULL && e->props != NULL ? json_dumps(e->props, JSON_COMPACT) : NULL;
+    rc = store_entities_insert(c->db, e->kind, e->key, e->name, cluster,
+                               e->props_json != NULL ? e->props_json : dumped, a->last_ms, id,
                                c->err);
-    free(props);
+    free(dumped);
     if (rc == STK_OK && c->n_entities < ENTITY_SLOTS * 3 / 4) {
         *slot = (struct entity_slot){.key = e->key, .hash = h, .id = *id, .critical = 0};
         c->n_entities++;
@@ -780,7 +782,7 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
         return stk_error_set(err, STK_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < b->n_alerts; i++) {
-        if (b->alerts[i].evidence != NULL) {
+        if (b->alerts[i].evidence_json == NULL && b->alerts[i].evidence != NULL) {
             evidence[i] = json_dumps(b->alerts[i].evidence, JSON_COMPACT);
         }
     }
@@ -792,7 +794,8 @@ enum stk_err svc_ingest_store(struct db *db, const struct ingest_settings *s,
         rc = store_hunting_insert_audit(db, &b->audits[i], err);
     }
     for (size_t i = 0; rc == STK_OK && i < b->n_alerts; i++) {
-        rc = store_one(&c, &b->alerts[i], evidence ? evidence[i] : NULL);
+        const struct alert_in *a = &b->alerts[i];
+        rc = store_one(&c, a, a->evidence_json != NULL ? a->evidence_json : evidence[i]);
     }
     if (rc == STK_OK) {
         rc = flush_all(&c);

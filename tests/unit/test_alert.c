@@ -291,6 +291,9 @@ static void entities(void **state)
     assert_null(alert_add_entity(a, ENT_IP, "ip:10.9.9.9", NULL));
     /* An existing key is still found when the alert is full. */
     assert_non_null(alert_add_entity(a, ENT_POD, "pod:prod/default/web-1", NULL));
+    alert_release(a);
+    assert_int_equal(a->n_entities, 0);
+    assert_null(a->strs);
     free(a);
 }
 

@@ -20,6 +20,53 @@
 
 #define SAMPLES STK_SOURCE_DIR "/../shared/samples/falco/"
 
+/* Every text parsed() so far, by text (freed by forget_parsed()). */
+static json_t *parsed_texts;
+
+/* JSON text the parser wrote (evidence, display facts), parsed. The text
+ * must be exactly what json_dumps() writes for what it holds: the parser
+ * writes it directly, the store used to dump jansson trees. */
+static json_t *parsed(const char *text)
+{
+    assert_non_null(text);
+    if (parsed_texts == NULL) {
+        parsed_texts = json_object();
+    }
+    json_t *v = json_object_get(parsed_texts, text);
+    if (v == NULL) {
+        json_error_t jerr;
+        v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_object(v)) {
+            fail_msg("not a JSON object (%s): %s", jerr.text, text);
+        }
+        char *again = json_dumps(v, JSON_COMPACT);
+        assert_string_equal(again, text);
+        free(again);
+        json_object_set_new(parsed_texts, text, v);
+    }
+    return v;
+}
+
+static json_t *evidence(const struct alert_in *a)
+{
+    assert_null(a->evidence);
+    return parsed(a->evidence_json);
+}
+
+static json_t *props(const struct entity_ref *e)
+{
+    assert_null(e->props);
+    return parsed(e->props_json);
+}
+
+static int forget_parsed(void **state)
+{
+    (void)state;
+    json_decref(parsed_texts);
+    parsed_texts = NULL;
+    return 0;
+}
+
 static void parse_sample(const char *name, const char *cluster, struct ingest_batch *b)
 {
     size_t len;
@@ -32,6 +79,14 @@ static void parse_sample(const char *name, const char *cluster, struct ingest_ba
     }
     assert_int_equal(rej.index, -1);
     free(body);
+    for (size_t i = 0; i < b->n_alerts; i++) {
+        evidence(&b->alerts[i]);
+        for (int j = 0; j < b->alerts[i].n_entities; j++) {
+            if (b->alerts[i].entities[j].props_json != NULL) {
+                props(&b->alerts[i].entities[j]);
+            }
+        }
+    }
 }
 
 static int starts_with(const char *s, const char *prefix)
@@ -62,7 +117,7 @@ static int has_kind(const struct alert_in *a, enum entity_kind k)
 /* The evidence member at a dotted path (no dots inside keys but the last). */
 static json_t *ev_get(const struct alert_in *a, const char *sect, const char *key)
 {
-    json_t *s = json_object_get(a->evidence, sect);
+    json_t *s = json_object_get(evidence(a), sect);
     return s != NULL ? json_object_get(s, key) : NULL;
 }
 
@@ -110,6 +165,14 @@ static void accept(const char *body, struct ingest_batch *b)
     if (rc != STK_OK) {
         fail_msg("%ld %s", rej.index, rej.reason);
     }
+    for (size_t i = 0; i < b->n_alerts; i++) {
+        evidence(&b->alerts[i]);
+        for (int j = 0; j < b->alerts[i].n_entities; j++) {
+            if (b->alerts[i].entities[j].props_json != NULL) {
+                props(&b->alerts[i].entities[j]);
+            }
+        }
+    }
 }
 
 /* ---- samples -------------------------------------------------------------- */
@@ -143,7 +206,7 @@ static void sidekick_payload(void **state)
     assert_string_equal(ev_str(a, "falco", "priority"), "Error");
     json_t *of = ev_get(a, "falco", "output_fields");
     assert_int_equal(json_integer_value(json_object_get(of, "evt.time")), 1507591916746609046LL);
-    assert_null(json_object_get(a->evidence, "container"));
+    assert_null(json_object_get(evidence(a), "container"));
     assert_int_equal(b.n_procs, 1);
     const struct proc_event *p = &b.procs[0];
     assert_memory_equal(p->key, a->key, 16);
@@ -189,7 +252,7 @@ static void cryptominer_alert(void **state)
     assert_non_null(c);
     assert_int_equal(c->kind, ENT_CONTAINER);
     assert_string_equal(c->name, "lab9-target");
-    assert_string_equal(json_string_value(json_object_get(c->props, "image")), "alpine:3.20");
+    assert_string_equal(json_string_value(json_object_get(props(c), "image")), "alpine:3.20");
     assert_non_null(entity(a, "image:alpine:3.20"));
     assert_non_null(entity(a, "registry:docker.io"));
     assert_non_null(entity(a, "node:prod/f17e8cccf11f"));
@@ -201,7 +264,7 @@ static void cryptominer_alert(void **state)
     assert_int_equal(a->n_entities, 5);
     assert_string_equal(ev_str(a, "network", "address"), "127.0.0.1:3333");
     assert_string_equal(ev_str(a, "network", "connection"), "0.0.0.0:0");
-    assert_null(json_object_get(a->evidence, "file"));
+    assert_null(json_object_get(evidence(a), "file"));
     assert_string_equal(ev_str(a, "container", "image"), "alpine:3.20");
     assert_int_equal(b.n_procs, 1);
     const struct proc_event *p = &b.procs[0];
@@ -265,7 +328,7 @@ static void lab_alerts_with_drift(void **state)
     for (int i = 0; i < d->n_entities; i++) {
         assert_string_equal(d->entities[i].key, a->entities[i].key);
     }
-    json_t *drift = json_object_get(d->evidence, "drift");
+    json_t *drift = json_object_get(evidence(d), "drift");
     assert_true(json_is_true(json_object_get(drift, "upper_layer")));
     assert_true(json_is_false(json_object_get(drift, "from_memfd")));
     assert_string_equal(json_string_value(json_object_get(drift, "executable")),
@@ -342,12 +405,12 @@ static void elastic_sample(void **state)
     assert_non_null(pod);
     assert_int_equal(pod->kind, ENT_POD);
     assert_string_equal(pod->name, "kubernetes-pod-1");
-    assert_string_equal(json_string_value(json_object_get(pod->props, "namespace")),
+    assert_string_equal(json_string_value(json_object_get(props(pod), "namespace")),
                         "kubernetes-ns");
-    assert_string_equal(json_string_value(json_object_get(pod->props, "cluster")), "prod");
-    assert_string_equal(json_string_value(json_object_get(pod->props, "container_id")),
+    assert_string_equal(json_string_value(json_object_get(props(pod), "cluster")), "prod");
+    assert_string_equal(json_string_value(json_object_get(props(pod), "container_id")),
                         "84c0b936c919");
-    assert_int_equal(json_array_size(json_object_get(pod->props, "labels")), 3);
+    assert_int_equal(json_array_size(json_object_get(props(pod), "labels")), 3);
     assert_non_null(entity(a, "namespace:prod/kubernetes-ns"));
     assert_string_equal(ev_str(a, "pod", "namespace"), "kubernetes-ns");
     assert_string_equal(b.procs[11].pod, "kubernetes-pod-1");
@@ -525,7 +588,7 @@ static void kubernetes_and_network_fields(void **state)
     assert_null(entity(a, "ip:10.0.0.5"));
     assert_non_null(entity(a, "identity:prod/alice"));
     assert_string_equal(ev_str(a, "network", "connection"), "10.0.0.5:41234->203.0.113.9:3333");
-    assert_null(json_object_get(a->evidence, "file"));
+    assert_null(json_object_get(evidence(a), "file"));
     ingest_batch_release(&b);
 
     /* A host process: no container, no node; IPv6 tuple; localhost registry. */
@@ -664,7 +727,7 @@ static void memfd_drift(void **state)
     assert_string_equal(b.alerts[1].description,
                         "x ran from memory (memfd) and was not part of the image of container web");
     assert_true(json_is_true(
-        json_object_get(json_object_get(b.alerts[1].evidence, "drift"), "from_memfd")));
+        json_object_get(json_object_get(evidence(&b.alerts[1]), "drift"), "from_memfd")));
     assert_int_equal(b.procs[0].drift, 1);
     ingest_batch_release(&b);
     accept(EV_HEAD ",\"output_fields\":{\"evt.arg.flags\":\"EXE_FROM_MEMFD\"}}", &b);
@@ -1030,6 +1093,42 @@ static void big_integers(void **state)
            STK_EINVAL, 0, "element 0: output_fields.evt.time: expected an integer");
 }
 
+/* The evidence text is written directly, not dumped from a tree: it must be
+ * the very bytes json_dumps() gave (evidence() checks that), escapes, reals,
+ * nesting and all, and the drift alert's is the same plus "drift". */
+static void evidence_text_is_what_jansson_writes(void **state)
+{
+    (void)state;
+    struct ingest_batch b;
+    accept(EV_HEAD ",\"output\":\"x\",\"tags\":[\"T1059\",\"a\\u0001b\"],"
+                   "\"output_fields\":{\"proc.name\":\"sh\\t\\\"q\\\" \\u001b[31m \\u007f \\\\ /\","
+                   "\"proc.cmdline\":\"caf\\u00e9 \\ud83d\\ude00 \\u2028\",\"proc.pid\":-7,"
+                   "\"r\":[1.5,1e300,-0.0,0.1,1E-7],\"n\":{\"z\":null,\"a\":[true,false,{}]},"
+                   "\"k\\u0002ey\":\"\",\"proc.is_exe_upper_layer\":true,"
+                   "\"container.id\":\"c1\",\"container.name\":\"\",\"k8s.pod.name\":\"p\","
+                   "\"k8s.pod.labels\":{\"a\\u0001\":[\"b\\\"\",2.5]}}}",
+           &b);
+    assert_int_equal(b.n_alerts, 2);
+    const struct entity_ref *pod = entity(&b.alerts[0], "pod:prod/-/p");
+    assert_non_null(pod);
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(props(pod), "labels"), "a\x01")), 2);
+    assert_string_equal(ev_str(&b.alerts[0], "process", "name"), "sh\t\"q\" \x1b[31m \x7f \\ /");
+    assert_non_null(strstr(b.alerts[0].evidence_json, "\\u001B[31m"));
+    assert_string_equal(ev_str(&b.alerts[0], "process", "cmdline"),
+                        "caf\xc3\xa9 \xf0\x9f\x98\x80 \xe2\x80\xa8");
+    json_t *r = json_object_get(ev_get(&b.alerts[0], "falco", "output_fields"), "r");
+    assert_int_equal(json_array_size(r), 5);
+    assert_null(json_object_get(evidence(&b.alerts[0]), "drift"));
+    /* Empty strings are left out of the sections, kept in output_fields. */
+    assert_null(ev_get(&b.alerts[0], "container", "name"));
+    size_t n = strlen(b.alerts[0].evidence_json);
+    assert_memory_equal(b.alerts[1].evidence_json, b.alerts[0].evidence_json, n - 1);
+    assert_true(starts_with(b.alerts[1].evidence_json + n - 1, ",\"drift\":{"));
+    assert_true(json_is_true(ev_get(&b.alerts[1], "drift", "upper_layer")));
+    ingest_batch_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1052,6 +1151,7 @@ int main(void)
         cmocka_unit_test(oversized_batches),
         cmocka_unit_test(trailing_garbage_and_partial),
         cmocka_unit_test(big_integers),
+        cmocka_unit_test(evidence_text_is_what_jansson_writes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, forget_parsed);
 }

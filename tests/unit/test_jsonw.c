@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonw.h"
@@ -144,6 +145,58 @@ static void a_full_buffer_stops_the_writer(void **state)
     buf_release(&b);
 }
 
+/* jw_str and jw_json write the very bytes json_dumps() writes (the Falco
+ * evidence relies on it: it used to be a dumped tree). */
+static void same_bytes_as_jansson(void **state)
+{
+    (void)state;
+    static const char *const text =
+        "{\"s\":\"tab\\t nl\\n q\\\" bs\\\\ sl / \\u0001 \\u001f \\u007f caf\\u00e9 "
+        "\\ud83d\\ude00 \\u2028\",\"k\\u0002\":[1,-9223372036854775808,1.5,1e300,-0.0,0.1,"
+        "1E-7,true,false,null,{},[],{\"z\":{\"y\":[[\"deep\"]]},\"a\":\"\"}],\"b\":\"x\"}";
+    json_error_t jerr;
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    assert_non_null(v);
+    char *want = json_dumps(v, JSON_COMPACT);
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    struct jw w;
+    jw_init(&w, &b);
+    jw_json(&w, v);
+    assert_int_equal(w.rc, STK_OK);
+    assert_string_equal(b.data, want);
+    free(want);
+
+    buf_reset(&b);
+    jw_init(&w, &b);
+    jw_str(&w, json_string_value(json_object_get(v, "s")));
+    want = json_dumps(json_object_get(v, "s"), JSON_COMPACT | JSON_ENCODE_ANY);
+    assert_string_equal(b.data, want);
+    assert_non_null(strstr(b.data, "\\u001F"));
+    free(want);
+    json_decref(v);
+
+    /* Nesting deeper than JW_MAX_DEPTH is the value's own. */
+    buf_reset(&b);
+    jw_init(&w, &b);
+    v = json_array();
+    json_t *in = v;
+    for (int i = 0; i < JW_MAX_DEPTH * 2; i++) {
+        json_t *next = json_array();
+        json_array_append_new(in, next);
+        in = next;
+    }
+    jw_object(&w);
+    jw_key(&w, "v");
+    jw_json(&w, v);
+    jw_end(&w);
+    assert_int_equal(w.rc, STK_OK);
+    json_decref(v);
+    v = parse(&b);
+    json_decref(v);
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +204,7 @@ int main(void)
         cmocka_unit_test(invalid_utf8_becomes_replacement),
         cmocka_unit_test(misuse_is_reported),
         cmocka_unit_test(a_full_buffer_stops_the_writer),
+        cmocka_unit_test(same_bytes_as_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

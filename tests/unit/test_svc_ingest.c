@@ -64,6 +64,14 @@ static void make_alert(struct alert_in *a, const char *prefix, int n, long long 
     }
 }
 
+/* Frees what make_alert() gave the alerts. */
+static void release(struct alert_in *alerts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        alert_release(&alerts[i]);
+    }
+}
+
 static void store(struct db *db, struct alert_in *alerts, size_t n, struct ingest_result *res)
 {
     struct ingest_batch b;
@@ -171,6 +179,7 @@ static void every_order_gives_the_same_incidents(void **state)
         assert_int_not_equal(g4, g3);
         long long g6 = incident_of(db, prefix, 6);
         assert_true(g6 != g0 && g6 != g3 && g6 != g4);
+        release(a, 7); /* `shuffled` holds copies of the same alerts */
         struct incident in;
         assert_int_equal(store_incidents_get(db, g0, &in, NULL), STK_OK);
         assert_int_equal(in.alert_count, 3);
@@ -193,6 +202,7 @@ static void duplicates_are_stored_once(void **state)
     assert_int_equal(res.alerts_new, 0);
     assert_int_equal(res.alerts_duplicate, 7);
     assert_int_equal(res.incidents_created, 0);
+    release(a, 7);
 }
 
 static void a_failed_batch_leaves_nothing(void **state)
@@ -222,6 +232,7 @@ static void a_failed_batch_leaves_nothing(void **state)
     assert_int_equal(sqlite3_column_int(st, 0), 0);
     sqlite3_finalize(st);
     assert_true(sqlite3_get_autocommit(db_handle(db)));
+    release(a, 7);
 }
 
 static void split_recomputes_both_sides(void **state)
@@ -257,6 +268,8 @@ static void split_recomputes_both_sides(void **state)
     make_alert(&later, "split", 9, T0 + HOUR + 1, SEV_LOW, TACTIC_NONE, e);
     store(db, &later, 1, &res);
     assert_int_equal(incident_of(db, "split", 9), id);
+    release(a, 7);
+    release(&later, 1);
 }
 
 int main(void)
