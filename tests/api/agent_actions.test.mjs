@@ -11,17 +11,13 @@
 // timeout while the console keeps answering.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 import {
-  makeTempDir, assertNoSanitizerReport, childEnv, startServer, runCli, sleep, withTimeout,
+  makeTempDir, startServer, runCli, sleep, until, startAgentRun,
 } from './lib/server.mjs';
 import { request, cliToken } from './lib/auth.mjs';
 import { startFakeK8s } from '../fixtures/fake-k8s/server.mjs';
-
-const AGENT = process.env.STOCKADE_AGENT_BIN;
-if (!AGENT) throw new Error('STOCKADE_AGENT_BIN must be set (run the tests through ctest)');
 
 const WEB = 'web-7f9c6d8b5-x2kqp';
 const WEB2 = 'web-7f9c6d8b5-m8r4t';
@@ -36,36 +32,9 @@ let stateDir;
 let agent = null;
 
 function startAgent(extra = []) {
-  const args = ['run', '--server', `127.0.0.1:${srv.gatewayPort}`, '--state-dir', stateDir,
+  return startAgentRun(['--server', `127.0.0.1:${srv.gatewayPort}`, '--state-dir', stateDir,
     '--kube-server', fake.url, '--kube-token-file', fake.tokenFile, '--kube-ca-file', fake.caFile,
-    '--kube-timeout-s', '2', '--facts-interval-s', '1', '--backoff-max-s', '1', ...extra];
-  const proc = spawn(AGENT, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (d) => { err += d; });
-  proc.stdout.resume();
-  const closed = new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
-  return {
-    proc,
-    closed,
-    stderr: () => err,
-    async stop(signal = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      const res = await withTimeout(closed, 30000, 'stockade-agent to exit');
-      assertNoSanitizerReport(err, 'stockade-agent run');
-      return res;
-    },
-  };
-}
-
-async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
+    '--kube-timeout-s', '2', '--facts-interval-s', '1', '--backoff-max-s', '1', ...extra]);
 }
 
 const get = async (p) => {

@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  makeTempDir, assertNoSanitizerReport, childEnv, startServer, runCli, sleep, withTimeout,
+  makeTempDir, assertNoSanitizerReport, childEnv, startServer, runCli, withTimeout, until,
+  startAgentRun,
 } from './lib/server.mjs';
 import { request, cliToken } from './lib/auth.mjs';
 import { startFakeK8s, makeCerts } from '../fixtures/fake-k8s/server.mjs';
@@ -477,36 +478,7 @@ describe('command line', () => {
 // End to end: stockade serve, the agent enrolled with a real token, the
 // fake cluster behind it.
 
-/** Starts `stockade-agent run ...` in the background. */
-function startAgent(args) {
-  const proc = spawn(AGENT, ['run', ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (d) => { err += d; });
-  proc.stdout.resume();
-  const closed = new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
-  return {
-    proc,
-    closed,
-    stderr: () => err,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const res = await withTimeout(closed, 30000, 'stockade-agent to exit after SIGTERM');
-      assertNoSanitizerReport(err, 'stockade-agent run');
-      return res;
-    },
-  };
-}
-
-async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const startAgent = startAgentRun;
 
 describe('end to end through the gateway', () => {
   let srv;

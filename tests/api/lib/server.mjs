@@ -102,6 +102,45 @@ export function withTimeout(promise, ms, what) {
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Calls `fn` every 100 ms until it returns something truthy, which it
+ *  resolves with; fails after `ms` milliseconds naming `what`. */
+export async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Starts `STOCKADE_AGENT_BIN run ARGS...` in the background:
+ * {proc, closed, stderr(), stop(signal = 'SIGTERM')}. stop() waits for the
+ * exit and fails on a sanitizer report.
+ */
+export function startAgentRun(args) {
+  const bin = process.env.STOCKADE_AGENT_BIN;
+  if (!bin) throw new Error('STOCKADE_AGENT_BIN must be set (run the tests through ctest)');
+  const proc = spawn(bin, ['run', ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (d) => { err += d; });
+  proc.stdout.resume();
+  const closed = new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
+  return {
+    proc,
+    closed,
+    stderr: () => err,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const res = await withTimeout(closed, 30000, `stockade-agent to exit after ${signal}`);
+      assertNoSanitizerReport(err, 'stockade-agent run');
+      return res;
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Servers
 
